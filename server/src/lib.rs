@@ -1,0 +1,1 @@
+//! tcpterm runtime library.

@@ -1,0 +1,8 @@
+//! TCP: the per-connection state machine and its parts.
+
+pub mod cc;
+pub mod cookie;
+pub mod isn;
+pub mod rtt;
+pub mod scoreboard;
+pub mod tcb;

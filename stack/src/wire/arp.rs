@@ -46,3 +46,32 @@ impl ArpRepr {
         todo!("wire helper")
     }
 }
+
+/// IPv4 → MAC cache with expiry. Bounded: when full, the entry closest to expiry is replaced.
+pub struct ArpCache {
+    _timeout: core::time::Duration,
+}
+
+impl ArpCache {
+    pub fn new(capacity: usize, timeout: core::time::Duration) -> Self {
+        let _ = capacity;
+        let _ = timeout;
+        todo!("wire helper")
+    }
+    /// Learns or refreshes `ip`'s address; valid until `now + timeout`.
+    pub fn insert(&mut self, ip: Ipv4Addr, mac: MacAddr, now: crate::time::Instant) {
+        let _ = (ip, mac, now);
+        todo!("wire helper")
+    }
+    /// The address of `ip` if known and not expired.
+    pub fn lookup(&self, ip: Ipv4Addr, now: crate::time::Instant) -> Option<MacAddr> {
+        let _ = (ip, now);
+        todo!("wire helper")
+    }
+    pub fn len(&self) -> usize {
+        todo!("wire helper")
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

@@ -42,6 +42,8 @@ pub struct Cubic {
     cwnd_prior: f64,
     epoch: Option<Epoch>,
     min_rtt: Option<Duration>,
+    /// Time of the previous ACK, to tell idle gaps from the ACK clock.
+    last_ack: Option<Instant>,
 }
 
 impl Cubic {
@@ -58,6 +60,7 @@ impl Cubic {
             cwnd_prior: 0.0,
             epoch: None,
             min_rtt: None,
+            last_ack: None,
         }
     }
     pub fn cwnd(&self) -> u32 {
@@ -78,10 +81,23 @@ impl Cubic {
         self.min_rtt
     }
 
-    pub fn observe_rtt(&mut self, rtt: Option<Duration>) {
+    /// Called for every ACK carrying new data, before growth (which is skipped when
+    /// `app_limited`). Keeps the minimum RTT and, per RFC 9438 §5.8, stops the cubic clock
+    /// while the window is not being used: an application-limited ACK, or a gap since the
+    /// previous ACK longer than the minimum RTT (the sender went idle; a live ACK clock never
+    /// pauses that long outside recovery), moves the epoch start forward by that gap so the
+    /// curve resumes where it left off instead of jumping ahead.
+    pub fn observe_ack(&mut self, now: Instant, rtt: Option<Duration>, app_limited: bool) {
         if let Some(r) = rtt {
             self.min_rtt = Some(self.min_rtt.map_or(r, |m| m.min(r)));
         }
+        if let (Some(e), Some(last)) = (&mut self.epoch, self.last_ack) {
+            let gap = now.saturating_since(last);
+            if app_limited || self.min_rtt.is_some_and(|m| gap > m) {
+                e.start += gap;
+            }
+        }
+        self.last_ack = Some(now);
     }
 
     fn segs(&self, bytes: u32) -> f64 {

@@ -104,7 +104,7 @@ impl Cc {
     /// `in_flight` is bytes outstanding before this ACK; growth is skipped when the sender was
     /// not using the window (application-limited, RFC 7661 spirit): when
     /// `in_flight + bytes_acked < cwnd / 2`. `rtt` is this ACK's RTT sample, if any (CUBIC
-    /// keeps the minimum).
+    /// keeps the minimum, and pauses its epoch clock over app-limited and idle periods).
     pub fn on_ack(
         &mut self,
         now: Instant,
@@ -112,10 +112,14 @@ impl Cc {
         in_flight: u32,
         rtt: Option<Duration>,
     ) {
-        if let Cc::Cubic(c) = self {
-            c.observe_rtt(rtt);
+        if bytes_acked == 0 {
+            return;
         }
-        if bytes_acked == 0 || app_limited(self.cwnd(), in_flight, bytes_acked) {
+        let limited = app_limited(self.cwnd(), in_flight, bytes_acked);
+        if let Cc::Cubic(c) = self {
+            c.observe_ack(now, rtt, limited);
+        }
+        if limited {
             return;
         }
         match self {

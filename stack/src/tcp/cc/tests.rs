@@ -384,6 +384,46 @@ fn rfc9438_4_8_rto_loss_window_and_epoch_reset() {
 }
 
 #[test]
+fn rfc9438_5_8_app_limited_and_idle_time_does_not_advance_the_curve() {
+    let run = |pause: u8| {
+        let mut cc = cubic_after_loss(BIG_W_MAX);
+        let rtt = ms(100);
+        let mut now = Instant::from_secs(10);
+        for _ in 0..10 {
+            round(&mut cc, &mut now, rtt, MSS);
+        }
+        match pause {
+            // 5 s of app-limited ACKs (one segment in flight at a time).
+            1 => {
+                for _ in 0..50 {
+                    now += rtt;
+                    cc.on_ack(now, MSS, 0, Some(rtt));
+                }
+            }
+            // 5 s with nothing sent at all.
+            2 => now += Duration::from_secs(5),
+            _ => {}
+        }
+        let before = cc.cwnd();
+        round(&mut cc, &mut now, rtt, MSS);
+        (before, cc.cwnd())
+    };
+    let (b0, a0) = run(0);
+    assert_eq!(run(1), (b0, a0));
+    let (b2, a2) = run(2);
+    assert_eq!(b2, b0);
+    // The whole idle gap is taken out (including one inter-ACK step, hence not exact).
+    assert!(a2.abs_diff(a0) < MSS / 10, "{a0} vs {a2}");
+    // Without the pause, 5 s on the curve would have meant a much larger window.
+    let mut cc = cubic_after_loss(BIG_W_MAX);
+    let mut now = Instant::from_secs(10);
+    for _ in 0..60 {
+        round(&mut cc, &mut now, ms(100), MSS);
+    }
+    assert!(cc.cwnd() > a0 + 50 * MSS);
+}
+
+#[test]
 fn rfc9438_min_rtt_tracks_smallest_sample() {
     let mut cc = Cc::new(CcKind::Cubic, MSS, 10);
     cc.on_ack(Instant::ZERO, MSS, 10_000, Some(ms(30)));

@@ -122,7 +122,8 @@ impl SynCookies {
     }
 
     /// Validates the ACK completing a cookie handshake: `peer_isn` = SEG.SEQ - 1,
-    /// `cookie` = SEG.ACK - 1. Accepts cookies up to about two minutes old.
+    /// `cookie` = SEG.ACK - 1. Accepts cookies up to about two minutes old: minted in the
+    /// current 64 s tick or the [`MAX_AGE_TICKS`] before it (so at least 128 s, under 192 s).
     pub fn decode(
         &self,
         now: Instant,
@@ -374,6 +375,44 @@ mod tests {
         for v in 0..=u32::from(u16::MAX) {
             let (ws, _) = SynCookies::decode_ts(v.wrapping_mul(2_654_435_761));
             assert!(ws.is_none_or(|w| w <= 14));
+        }
+    }
+}
+
+#[cfg(test)]
+mod prop {
+    use super::*;
+    use core::net::Ipv4Addr;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn cookie_round_trip_any_input(key in any::<[u8; 16]>(), l in any::<u32>(),
+                                       r in any::<u32>(), lp in any::<u16>(), rp in any::<u16>(),
+                                       isn in any::<u32>(), mss in any::<u16>(),
+                                       t in any::<u64>(), age in 0u64..128_000_000) {
+            let c = SynCookies::new(key);
+            let tuple = FourTuple {
+                local_ip: Ipv4Addr::from(l),
+                local_port: lp,
+                remote_ip: Ipv4Addr::from(r),
+                remote_port: rp,
+            };
+            let t = Instant::from_micros(t >> 1);
+            let (cookie, enc) = c.encode(t, &tuple, SeqNum(isn), mss);
+            prop_assert!(enc <= mss.max(536));
+            prop_assert_eq!(
+                c.decode(t + core::time::Duration::from_micros(age), &tuple, SeqNum(isn), cookie),
+                Some(enc)
+            );
+        }
+
+        #[test]
+        fn ts_options_round_trip(ts in any::<u32>(), ws in proptest::option::of(0u8..=14),
+                                 sack in any::<bool>()) {
+            let v = SynCookies::encode_ts(ts, ws, sack);
+            prop_assert_eq!(SynCookies::decode_ts(v), (ws, sack));
+            prop_assert!(ts.wrapping_sub(v) < 64);
         }
     }
 }

@@ -432,3 +432,71 @@ fn rfc9438_min_rtt_tracks_smallest_sample() {
     cc.on_ack(Instant::ZERO, MSS, 10_000, Some(ms(40)));
     assert_eq!(cubic(&cc).min_rtt(), Some(ms(20)));
 }
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Ack(u32, u32, Option<u32>),
+        Loss(u32),
+        Rto(u32),
+        Exit,
+        SetCwnd(u32),
+        SetMss(u32),
+        Wait(u32),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            6 => (any::<u32>(), any::<u32>(), proptest::option::of(any::<u32>()))
+                .prop_map(|(a, f, r)| Op::Ack(a, f, r)),
+            1 => any::<u32>().prop_map(Op::Loss),
+            1 => any::<u32>().prop_map(Op::Rto),
+            1 => Just(Op::Exit),
+            1 => any::<u32>().prop_map(Op::SetCwnd),
+            1 => any::<u32>().prop_map(Op::SetMss),
+            2 => any::<u32>().prop_map(Op::Wait),
+        ]
+    }
+
+    proptest! {
+        /// Arbitrary event sequences never panic, never stall (cwnd >= 1) and a loss always
+        /// leaves ssthresh at or above 2*SMSS.
+        #[test]
+        fn cc_total_and_bounded(cubic in any::<bool>(), mss in 0u32..20_000,
+                                ops in proptest::collection::vec(op(), 0..200)) {
+            let kind = if cubic { CcKind::Cubic } else { CcKind::NewReno };
+            let mut cc = Cc::new(kind, mss, 10);
+            let mut mss = mss.max(1);
+            let mut now = Instant::from_secs(1);
+            for o in ops {
+                match o {
+                    Op::Ack(a, f, r) => {
+                        let before = cc.cwnd();
+                        cc.on_ack(now, a, f, r.map(|r| Duration::from_micros(u64::from(r))));
+                        prop_assert!(cc.cwnd() >= before);
+                    }
+                    Op::Loss(f) => {
+                        cc.on_congestion_event(now, f);
+                        prop_assert!(cc.ssthresh() >= mss.saturating_mul(2));
+                        prop_assert_eq!(cc.cwnd(), cc.ssthresh());
+                    }
+                    Op::Rto(f) => {
+                        cc.on_rto(now, f);
+                        prop_assert_eq!(cc.cwnd(), mss);
+                    }
+                    Op::Exit => cc.on_recovery_exit(now),
+                    Op::SetCwnd(c) => cc.set_cwnd(c),
+                    Op::SetMss(m) => {
+                        cc.set_mss(m);
+                        mss = m.max(1);
+                    }
+                    Op::Wait(us) => now += Duration::from_micros(u64::from(us)),
+                }
+                prop_assert!(cc.cwnd() >= 1);
+            }
+        }
+    }
+}

@@ -317,15 +317,20 @@ mod tests {
     }
 
     fn arb_repr() -> impl Strategy<Value = ArpRepr> {
-        (any::<bool>(), any::<[u8; 6]>(), any::<u32>(), any::<[u8; 6]>(), any::<u32>()).prop_map(
-            |(req, sm, si, tm, ti)| ArpRepr {
+        (
+            any::<bool>(),
+            any::<[u8; 6]>(),
+            any::<u32>(),
+            any::<[u8; 6]>(),
+            any::<u32>(),
+        )
+            .prop_map(|(req, sm, si, tm, ti)| ArpRepr {
                 op: if req { ArpOp::Request } else { ArpOp::Reply },
                 sender_mac: MacAddr(sm),
                 sender_ip: Ipv4Addr::from_bits(si),
                 target_mac: MacAddr(tm),
                 target_ip: Ipv4Addr::from_bits(ti),
-            },
-        )
+            })
     }
 
     proptest! {

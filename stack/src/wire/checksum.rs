@@ -127,10 +127,7 @@ mod tests {
         let src = Ipv4Addr::new(198, 18, 0, 1);
         let dst = Ipv4Addr::new(198, 19, 255, 254);
         let bytes = [198, 18, 0, 1, 198, 19, 255, 254, 0, 6, 0x05, 0xdc];
-        assert_eq!(
-            fold(pseudo_header(src, dst, 6, 1500)),
-            fold(sum(&bytes, 0))
-        );
+        assert_eq!(fold(pseudo_header(src, dst, 6, 1500)), fold(sum(&bytes, 0)));
     }
 
     proptest! {

@@ -98,7 +98,10 @@ mod tests {
             EthernetFrame::new_checked(&FRAME[..13]).err(),
             Some(WireError::Truncated)
         );
-        assert!(EthernetFrame::new_checked(&FRAME[..14]).unwrap().payload().is_empty());
+        assert!(EthernetFrame::new_checked(&FRAME[..14])
+            .unwrap()
+            .payload()
+            .is_empty());
     }
 
     #[test]

@@ -212,7 +212,10 @@ mod tests {
         let mut p = sample();
         p[11] ^= 1;
         let v = Ipv4Packet::new_checked(&p[..]).unwrap();
-        assert_eq!(Ipv4Repr::parse(&v, RxCsum::Unknown), Err(WireError::Checksum));
+        assert_eq!(
+            Ipv4Repr::parse(&v, RxCsum::Unknown),
+            Err(WireError::Checksum)
+        );
         assert!(Ipv4Repr::parse(&v, RxCsum::Good).is_ok());
         let good = sample();
         let v = Ipv4Packet::new_checked(&good[..]).unwrap();
@@ -229,7 +232,10 @@ mod tests {
             p[10..12].copy_from_slice(&c.to_be_bytes());
             let v = Ipv4Packet::new_checked(&p[..]).unwrap();
             assert!(v.is_fragment());
-            assert_eq!(Ipv4Repr::parse(&v, RxCsum::Unknown), Err(WireError::Fragment));
+            assert_eq!(
+                Ipv4Repr::parse(&v, RxCsum::Unknown),
+                Err(WireError::Fragment)
+            );
         }
     }
 
@@ -266,8 +272,8 @@ mod tests {
         assert_eq!(
             h,
             [
-                0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0xb8, 0x61, 0xc0,
-                0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7
+                0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0xb8, 0x61, 0xc0, 0xa8,
+                0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7
             ]
         );
         r.emit(&mut h, TxCsum::Offload);
@@ -275,15 +281,20 @@ mod tests {
     }
 
     fn arb_repr() -> impl Strategy<Value = Ipv4Repr> {
-        (any::<u32>(), any::<u32>(), any::<u8>(), 0usize..=65515, any::<u8>()).prop_map(
-            |(s, d, protocol, payload_len, ttl)| Ipv4Repr {
+        (
+            any::<u32>(),
+            any::<u32>(),
+            any::<u8>(),
+            0usize..=65515,
+            any::<u8>(),
+        )
+            .prop_map(|(s, d, protocol, payload_len, ttl)| Ipv4Repr {
                 src: Ipv4Addr::from_bits(s),
                 dst: Ipv4Addr::from_bits(d),
                 protocol,
                 payload_len,
                 ttl,
-            },
-        )
+            })
     }
 
     proptest! {

@@ -95,7 +95,8 @@ mod tests {
 
     /// (src ip, src port, dst ip, dst port, IPv4-only hash, IPv4/TCP hash) from the
     /// "Verifying the RSS Hash Calculation" table (Microsoft RSS documentation).
-    const MS_VECTORS: [([u8; 4], u16, [u8; 4], u16, u32, u32); 5] = [
+    type Vector = ([u8; 4], u16, [u8; 4], u16, u32, u32);
+    const MS_VECTORS: [Vector; 5] = [
         (
             [66, 9, 149, 187],
             2794,

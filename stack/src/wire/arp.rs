@@ -133,7 +133,7 @@ impl ArpCache {
     #[inline]
     fn home(&self, ip: Ipv4Addr) -> usize {
         // Fibonacci hashing: addresses in one subnet differ in the low bits only.
-        (ip.to_bits().wrapping_mul(0x9e37_79b9) >> 7) as usize & self.mask
+        ((ip.to_bits() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize & self.mask
     }
 
     #[inline]

@@ -309,6 +309,23 @@ mod tests {
     }
 
     #[test]
+    fn large_cache_keeps_every_entry_until_full() {
+        let mut c = ArpCache::new(1000, Duration::from_secs(60));
+        let a = |i: u32| Ipv4Addr::from_bits(0xc612_0000 + i);
+        let m = |i: u32| MacAddr([2, 0, 0, 0, (i >> 8) as u8, i as u8]);
+        for i in 0..1000 {
+            c.insert(a(i), m(i), Instant::from_micros(i as u64));
+        }
+        assert_eq!(c.len(), 1000);
+        let now = Instant::from_secs(1);
+        assert!((0..1000).all(|i| c.lookup(a(i), now) == Some(m(i))));
+        c.insert(a(1000), m(1000), now);
+        assert_eq!(c.len(), 1000);
+        assert_eq!(c.lookup(a(0), now), None);
+        assert!((1..=1000).all(|i| c.lookup(a(i), now) == Some(m(i))));
+    }
+
+    #[test]
     fn zero_capacity_cache_holds_nothing() {
         let mut c = ArpCache::new(0, Duration::from_secs(60));
         c.insert(ip(1), MacAddr([1; 6]), Instant::ZERO);

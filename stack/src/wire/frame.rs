@@ -103,7 +103,8 @@ fn tx_mode(cap: bool) -> TxCsum {
 ///
 /// ARP packets are returned whatever their target IP (the engine counts `arp_not_for_us`).
 /// IPv4 checks run in the order checksum, fragment, destination, so a corrupted destination
-/// address is counted as a checksum error.
+/// address is counted as a checksum error. A short or badly summed ICMP message is
+/// `IcmpMalformed`; echo replies and other ICMP types are `IcmpUnsupported`.
 #[inline]
 pub fn parse_frame<'a>(
     frame: &'a [u8],

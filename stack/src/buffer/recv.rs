@@ -526,7 +526,7 @@ mod tests {
             cap,
             "refill within capacity must not reallocate"
         );
-        let (x, y) = b.readable();
+        let (_, y) = b.readable();
         assert!(!y.is_empty(), "expected readable bytes to wrap the ring");
         assert_eq!(read_all(&mut b), stream[240..400].to_vec());
         assert_eq!(b.heap_bytes(), 0);

@@ -55,7 +55,7 @@ impl<S> Conn for Socket<'_, S> {
 }
 
 /// Application counters the runtime adds to the stats (requests per second and so on).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AppStats {
     /// Requests answered (HTTP) — the "rps" of the summary line.
     pub requests: u64,

@@ -93,10 +93,13 @@ impl<R: Send + 'static> Workers<R> {
     where
         F: FnOnce(&WorkerCtx) -> R + Send + 'static,
     {
-        let ids = core_affinity::get_core_ids().unwrap_or_default();
-        let Some(core_id) = ids.into_iter().find(|c| c.id == core) else {
+        // Not core_affinity::get_core_ids(): it lists the caller's affinity mask, which EAL has
+        // narrowed to the main lcore. Pinning reports a core that does not exist.
+        // core_affinity indexes a fixed CPU_SETSIZE (1024) mask and panics past it.
+        if core >= 1024 {
             return Err(WorkerError::BadCore(core));
-        };
+        }
+        let core_id = core_affinity::CoreId { id: core };
         let stop = self.stop.clone();
         let handle = std::thread::Builder::new()
             .name(format!("tcpterm-w{core}"))

@@ -4,5 +4,8 @@
 pub mod apps;
 pub mod cli;
 pub mod control;
+pub mod port;
+pub mod serve;
 pub mod stats;
 pub mod summary;
+pub mod worker;

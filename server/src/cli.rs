@@ -202,6 +202,9 @@ pub struct ServeArgs {
     #[arg(long, value_parser = parse_size, default_value_t = DEFAULT_MAX_HEAD as usize, help_heading = "Apps")]
     pub http_max_header: usize,
 
+    /// DPDK port to use, by name (e.g. net_tap0) or id; default: the only port.
+    #[arg(long, value_name = "NAME|ID", help_heading = "Workers")]
+    pub port: Option<String>,
     /// Worker cores, one worker (and one RX/TX queue pair) each: `1,2,3` or `1-3`.
     /// Without it, one worker.
     #[arg(long, value_parser = parse_core_list, value_name = "LIST", help_heading = "Workers")]
@@ -373,6 +376,8 @@ pub struct ServeConfig {
     pub listeners: Listeners,
     /// One worker per entry, pinned to that core; `None`: one unpinned worker.
     pub cores: Option<Vec<usize>>,
+    /// `--port`: a device name or id.
+    pub port: Option<String>,
     pub rx_desc: u16,
     pub tx_desc: u16,
     pub http: HttpConfig,
@@ -504,6 +509,7 @@ impl ServeArgs {
             },
             listeners: Listeners(listeners),
             cores: self.cores.clone().map(|c| c.0),
+            port: self.port.clone(),
             rx_desc: self.rx_desc,
             tx_desc: self.tx_desc,
             http: HttpConfig {

@@ -221,7 +221,10 @@ mod tests {
         let first = ControlServer::start(&path, snapshot_responder()).unwrap();
         let second = ControlServer::start(&path, snapshot_responder());
         assert!(matches!(second, Err(ControlError::InUse(_))));
-        assert!(fetch_snapshot(&path).is_ok(), "the first server still answers");
+        assert!(
+            fetch_snapshot(&path).is_ok(),
+            "the first server still answers"
+        );
         drop(first);
     }
 

@@ -48,7 +48,11 @@ fn stat(args: &StatArgs) -> ExitCode {
             // Home and clear, so the view refreshes in place like `watch`.
             let _ = stdout.write_all(b"\x1b[H\x1b[2J");
         }
-        if stdout.write_all(out.as_bytes()).and_then(|_| stdout.flush()).is_err() {
+        if stdout
+            .write_all(out.as_bytes())
+            .and_then(|_| stdout.flush())
+            .is_err()
+        {
             // The reader went away (e.g. `| head`): not an error.
             return ExitCode::SUCCESS;
         }

@@ -8,6 +8,7 @@ pub mod counters;
 pub mod engine;
 pub mod flow;
 pub mod seq;
+pub mod sim;
 pub mod table;
 pub mod tcp;
 pub mod time;

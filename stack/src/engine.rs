@@ -890,7 +890,7 @@ impl<A: App> Engine<A> {
         let iss = seg.ack - 1u32;
         let ts_off = self.sh.ts_offset(&tuple);
         let mut t = Tcb::new(&self.sh, tuple, eth_src, State::Established, iss, ts_off);
-        t.set(tcb::F_PASSIVE);
+        t.set(tcb::F_PASSIVE | tcb::F_SYN_ACKED);
         let mut opts = TcpOptions {
             mss: Some(mss),
             ..TcpOptions::default()

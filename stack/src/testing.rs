@@ -6,7 +6,10 @@ use crate::config::TcpConfig;
 use crate::engine::{Engine, EngineConfig, Transmit, TxMeta};
 use crate::seq::SeqNum;
 use crate::time::Instant;
-use crate::wire::frame::{build_tcp_frame, parse_frame, tcp_frame_len, Parsed};
+use crate::wire::arp::{ArpOp, ArpRepr};
+use crate::wire::frame::{
+    build_arp_frame, build_tcp_frame, parse_frame, tcp_frame_len, Parsed, ARP_FRAME_LEN,
+};
 use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
 use crate::wire::{ChecksumCaps, Ipv4Addr, MacAddr, RxMeta};
 use core::time::Duration;
@@ -105,12 +108,25 @@ impl<A: App> Harness<A> {
         let now = Instant::from_secs(1000);
         let engine = Engine::new(engine_config(LOCAL_IP, LOCAL_MAC, tcp), app, now)
             .expect("valid test config");
-        Harness {
+        let mut h = Harness {
             engine,
             now,
             out: FrameQueue::default(),
             other: Vec::new(),
-        }
+        };
+        // The peer introduces itself by ARP so active opens need no resolution round.
+        let arp = ArpRepr {
+            op: ArpOp::Request,
+            sender_mac: PEER_MAC,
+            sender_ip: PEER_IP,
+            target_mac: MacAddr::ZERO,
+            target_ip: LOCAL_IP,
+        };
+        let mut f = vec![0u8; ARP_FRAME_LEN];
+        build_arp_frame(&mut f, PEER_MAC, MacAddr::BROADCAST, &arp);
+        h.send_raw(&f);
+        h.other.clear();
+        h
     }
 
     /// Parses and clears what the engine sent since the last call.

@@ -58,6 +58,11 @@ pub(crate) const F_RTX_FORCE: u32 = 1 << 19;
 pub(crate) const F_RTT_TIMING: u32 = 1 << 20;
 /// Next hop MAC not yet resolved (active open before ARP answered).
 pub(crate) const F_NO_MAC: u32 = 1 << 21;
+/// Our SYN has been acknowledged (sndbuf offset 0 is then SND.UNA, not ISS + 1).
+pub(crate) const F_SYN_ACKED: u32 = 1 << 22;
+/// The persist timer found a usable but small window: send despite SWS avoidance
+/// (RFC 9293 §3.8.6.2.1 override timeout).
+pub(crate) const F_FORCE_SEND: u32 = 1 << 23;
 
 // What the single "rtx" timer slot is armed for (like Linux's icsk_pending).
 pub(crate) const RTX_NONE: u8 = 0;
@@ -248,10 +253,10 @@ impl Tcb {
     /// Sequence number of the first data byte (the byte at sndbuf offset 0).
     #[inline]
     fn data_start(&self) -> SeqNum {
-        if self.snd_una == self.iss {
-            self.iss + 1u32
-        } else {
+        if self.has(F_SYN_ACKED) {
             self.snd_una
+        } else {
+            self.iss + 1u32
         }
     }
 
@@ -599,6 +604,7 @@ impl Tcb {
                 }
             }
             self.clear(F_RTT_TIMING);
+            self.set(F_SYN_ACKED);
             self.snd_una = seg.ack;
             self.rtx_nxt = seg.ack;
             self.rtx_end = seg.ack;
@@ -644,7 +650,8 @@ impl Tcb {
     fn on_new_ack(&mut self, sh: &mut Shared, ack: SeqNum, seg: &TcpRepr, ev: &mut Events) {
         let flight_before = self.snd_nxt - self.snd_una;
         let mut acked = ack - self.snd_una;
-        if self.snd_una == self.iss {
+        if !self.has(F_SYN_ACKED) {
+            self.set(F_SYN_ACKED);
             acked -= 1; // our SYN
         }
         if self.has(F_FIN_SENT) && ack == self.snd_nxt && acked > 0 {
@@ -718,7 +725,8 @@ impl Tcb {
         if self.rtx_kind == RTX_DATA || self.rtx_kind == RTX_SYN {
             self.cancel_rtx(sh);
         }
-        if was_full && data_acked > 0 && self.has(F_WANT_WRITABLE) && self.sndbuf.free() > 0 {
+        // Also when the app filled the buffer exactly (no short send, but nothing left).
+        if was_full && data_acked > 0 && self.sndbuf.free() > 0 && self.can_send() {
             self.clear(F_WANT_WRITABLE);
             ev.writable = true;
         }
@@ -917,7 +925,9 @@ impl Tcb {
             RTX_PERSIST => {
                 if self.snd_wnd > 0 {
                     self.retries = 0;
+                    self.set(F_FORCE_SEND);
                     self.output(sh, tx, id);
+                    self.clear(F_FORCE_SEND);
                     return;
                 }
                 if self.has(F_ORPHAN) && self.retries as u32 >= sh.cfg.orphan_retries {
@@ -1210,7 +1220,14 @@ impl Tcb {
     /// ACK if one is owed and nothing else carried it. Then arms the timers.
     pub(crate) fn output<T: Transmit>(&mut self, sh: &mut Shared, tx: &mut T, id: SlotId) {
         match self.state {
-            State::Closed | State::Listen | State::TimeWait => return,
+            State::Closed | State::Listen => return,
+            State::TimeWait => {
+                // The ACK of the peer's FIN goes out before the Tcb becomes a TIME_WAIT entry.
+                if self.has(F_ACK_NOW) {
+                    self.send_ack(sh, tx);
+                }
+                return;
+            }
             State::SynSent | State::SynReceived => {
                 if self.has(F_ACK_NOW) {
                     self.clear(F_ACK_NOW);
@@ -1275,6 +1292,7 @@ impl Tcb {
                 // Sender SWS avoidance (RFC 9293 §3.8.6.2.1) and Nagle (RFC 896).
                 let full = len == smss;
                 let ok = full
+                    || self.has(F_FORCE_SEND)
                     || (all && (!sh.cfg.nagle || flight == 0))
                     || len >= (self.max_snd_wnd as usize / 2).max(1) && !all;
                 if !ok {

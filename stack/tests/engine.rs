@@ -42,7 +42,7 @@ fn establish(h: &mut Harness<Recorder>) -> u32 {
         &seg(PEER_PORT, PORT, ACK, PEER_ISS + 1, iss.wrapping_add(1), 65535),
         &[],
     );
-    assert!(out.is_empty(), "no answer to the handshake's ACK: {out:?}");
+    assert!(out.is_empty(), "no answer to the handshake ACK: {out:?}");
     iss
 }
 
@@ -784,6 +784,7 @@ fn two_engines_handshake_echo_and_close_with_time_wait_on_active_closer() {
         Echo::default(),
         Recorder {
             greeting: b"hello".to_vec(),
+            close_on_peer_close: true,
             ..Recorder::default()
         },
         cfg(),
@@ -798,16 +799,18 @@ fn two_engines_handshake_echo_and_close_with_time_wait_on_active_closer() {
     assert_eq!(p.b.app().opened(), 1);
     assert_eq!(p.a.counters().states.get(State::Established), 1);
     assert_eq!(p.b.counters().states.get(State::Established), 1);
-    // Client half-closes after more data; the server echoes then closes.
+    // Client half-closes after more data; the server echoes, then closes on the FIN; the
+    // client closes when it sees the server's FIN.
     p.with_b(|e, now, out| {
         e.with_conn(h, now, out, |_, s| {
             s.send(b" world");
-            s.close();
+            s.shutdown_write();
         })
     });
     assert!(p.run_until(Instant::from_secs(120), |p| p.a.conn_count() == 0
         && p.b.conn_count() == 0));
     assert_eq!(p.b.app().closed(), vec![CloseReason::Normal]);
+    assert_eq!(p.b.app().data(), b"hello world");
     assert_eq!(p.a.app().closed, 1);
     // b closed first: TIME_WAIT on b only.
     assert_eq!(p.b.time_wait_count(), 1);

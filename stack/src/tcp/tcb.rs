@@ -1339,8 +1339,8 @@ impl Tcb {
             } else {
                 0
             };
-            let limit = self.rcvbuf.limit() as u32;
-            let wnd = self.rcvbuf.window() as u32;
+            let limit = (self.rcvbuf.limit() as u32).min(65535u32 << self.rcv_wscale);
+            let wnd = (self.rcvbuf.window() as u32).min(limit);
             if cur < limit / 2 && wnd >= cur + (2 * mss as u32).min(limit / 2) {
                 self.set(F_ACK_NOW);
             }

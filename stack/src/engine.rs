@@ -353,7 +353,9 @@ impl<A: App> Engine<A> {
             ));
         }
         if config.mtu < 128 {
-            return Err(EngineError::InvalidConfig("mtu must be at least 128".into()));
+            return Err(EngineError::InvalidConfig(
+                "mtu must be at least 128".into(),
+            ));
         }
         let mask = if config.prefix_len == 0 {
             0
@@ -577,7 +579,9 @@ impl<A: App> Engine<A> {
             self.sh.counters.drops.arp_malformed += 1;
             return;
         }
-        self.sh.arp.insert(arp.sender_ip, arp.sender_mac, self.sh.now);
+        self.sh
+            .arp
+            .insert(arp.sender_ip, arp.sender_mac, self.sh.now);
         if arp.op == ArpOp::Request {
             let reply = ArpRepr {
                 op: ArpOp::Reply,
@@ -662,11 +666,7 @@ impl<A: App> Engine<A> {
         };
         e.peer_mac = eth_src;
         let f = seg.flags;
-        let seg_ts = if e.ts_ok {
-            seg.options.timestamp
-        } else {
-            None
-        };
+        let seg_ts = if e.ts_ok { seg.options.timestamp } else { None };
         if f.rst() {
             // RFC 1337: a RST must not cut TIME-WAIT short (TIME-WAIT assassination).
             self.sh.counters.drops.tcp_time_wait += 1;
@@ -700,10 +700,10 @@ impl<A: App> Engine<A> {
             self.sh.tw_ack(tx, tuple, e);
             if fin {
                 self.sh.timers.cancel(e.timer);
-                e.timer = self
-                    .sh
-                    .timers
-                    .schedule(self.sh.now + self.sh.cfg.msl * 2, TimerPayload::TimeWait(twid));
+                e.timer = self.sh.timers.schedule(
+                    self.sh.now + self.sh.cfg.msl * 2,
+                    TimerPayload::TimeWait(twid),
+                );
             }
         }
         self.sh.counters.drops.tcp_time_wait += 1;
@@ -743,8 +743,7 @@ impl<A: App> Engine<A> {
             } else {
                 d.tcp_no_connection += 1;
             }
-            self.sh
-                .reply_rst(tx, eth_src, &tuple, seg, payload.len());
+            self.sh.reply_rst(tx, eth_src, &tuple, seg, payload.len());
             return;
         };
         if f.rst() {
@@ -756,7 +755,11 @@ impl<A: App> Engine<A> {
             if !f.syn() && policy != SynCookiePolicy::Never {
                 let peer_isn = seg.seq - 1u32;
                 let cookie = seg.ack - 1u32;
-                if let Some(mss) = self.sh.cookies.decode(self.sh.now, &tuple, peer_isn, cookie) {
+                if let Some(mss) = self
+                    .sh
+                    .cookies
+                    .decode(self.sh.now, &tuple, peer_isn, cookie)
+                {
                     self.cookie_accept(tuple, eth_src, seg, payload, mss, tx);
                     return;
                 }
@@ -765,8 +768,7 @@ impl<A: App> Engine<A> {
             } else {
                 self.sh.counters.drops.tcp_no_connection += 1;
             }
-            self.sh
-                .reply_rst(tx, eth_src, &tuple, seg, payload.len());
+            self.sh.reply_rst(tx, eth_src, &tuple, seg, payload.len());
             return;
         }
         if !f.syn() {
@@ -1040,11 +1042,14 @@ impl<A: App> Engine<A> {
                 self.sh.counters.mib.abort_on_close += 1;
                 abort = true;
             }
-            if !abort && t.has(tcb::F_CLOSE_REQ) && !t.has(tcb::F_ORPHAN_COUNTED) {
-                if self.sh.counters.orphans >= self.sh.cfg.max_orphans as u64 {
-                    self.sh.counters.mib.abort_on_memory += 1;
-                    abort = true;
-                }
+            if !abort
+                && t.has(tcb::F_CLOSE_REQ)
+                && !t.has(tcb::F_ORPHAN_COUNTED)
+                && self.sh.counters.orphans >= self.sh.cfg.max_orphans as u64
+            {
+                // tcp_max_orphans: refuse to keep another orphan (TCPAbortOnMemory).
+                self.sh.counters.mib.abort_on_memory += 1;
+                abort = true;
             }
             if abort {
                 t.clear(tcb::F_ABORT_REQ | tcb::F_CLOSE_REQ | tcb::F_SHUT_REQ);
@@ -1086,8 +1091,7 @@ impl<A: App> Engine<A> {
         };
         self.release(&mut slot);
         if slot.tcb.has(tcb::F_APP_OPEN) {
-            self.app
-                .on_closed(&mut slot.state, ConnHandle(id), reason);
+            self.app.on_closed(&mut slot.state, ConnHandle(id), reason);
         }
     }
 
@@ -1124,10 +1128,10 @@ impl<A: App> Engine<A> {
             };
             match self.tw.insert(tuple, e) {
                 Ok(twid) => {
-                    let timer = self
-                        .sh
-                        .timers
-                        .schedule(self.sh.now + self.sh.cfg.msl * 2, TimerPayload::TimeWait(twid));
+                    let timer = self.sh.timers.schedule(
+                        self.sh.now + self.sh.cfg.msl * 2,
+                        TimerPayload::TimeWait(twid),
+                    );
                     if let Some(e) = self.tw.get_mut(twid) {
                         e.timer = timer;
                     }

@@ -39,7 +39,14 @@ fn establish(h: &mut Harness<Recorder>) -> u32 {
     assert_eq!(synack.flags, TcpFlags(SYN | ACK));
     let iss = synack.seq.0;
     let out = h.send(
-        &seg(PEER_PORT, PORT, ACK, PEER_ISS + 1, iss.wrapping_add(1), 65535),
+        &seg(
+            PEER_PORT,
+            PORT,
+            ACK,
+            PEER_ISS + 1,
+            iss.wrapping_add(1),
+            65535,
+        ),
         &[],
     );
     assert!(out.is_empty(), "no answer to the handshake ACK: {out:?}");
@@ -95,7 +102,10 @@ fn handshake_negotiates_ws_sack_ts_when_both_send_them_rfc7323() {
     };
     let out = h.send(&syn, &[]);
     let sa = out[0].0;
-    assert_eq!(sa.options.window_scale, Some(TcpConfig::default().rcv_wscale()));
+    assert_eq!(
+        sa.options.window_scale,
+        Some(TcpConfig::default().rcv_wscale())
+    );
     assert!(sa.options.sack_permitted);
     let (_, tsecr) = sa.options.timestamp.expect("TS echoed");
     assert_eq!(tsecr, 777);
@@ -135,7 +145,9 @@ fn rst_to_unknown_connection_is_never_answered_with_rst() {
 #[test]
 fn listen_ignores_rst_and_resets_ack_rfc9293_3_10_7_2() {
     let mut h = harness(Recorder::default(), cfg());
-    assert!(h.send(&seg(PEER_PORT, PORT, RST, 5000, 0, 0), &[]).is_empty());
+    assert!(h
+        .send(&seg(PEER_PORT, PORT, RST, 5000, 0, 0), &[])
+        .is_empty());
     let out = h.send(&seg(PEER_PORT, PORT, ACK, 5000, 4242, 100), &[]);
     assert_eq!(out.len(), 1);
     assert_eq!(flags(&out[0].0), RST);
@@ -320,7 +332,10 @@ fn rst_in_window_but_not_exact_gets_challenge_ack_rfc5961_3_2() {
 fn rst_out_of_window_is_dropped_silently() {
     let mut h = harness(Recorder::default(), cfg());
     establish(&mut h);
-    let out = h.send(&seg(PEER_PORT, PORT, RST, PEER_ISS.wrapping_sub(10), 0, 0), &[]);
+    let out = h.send(
+        &seg(PEER_PORT, PORT, RST, PEER_ISS.wrapping_sub(10), 0, 0),
+        &[],
+    );
     assert!(out.is_empty());
     assert_eq!(h.engine.conn_count(), 1);
 }
@@ -364,7 +379,11 @@ fn synack_is_retransmitted_then_embryo_dropped_after_synack_retries() {
     assert_eq!(out.len(), 1, "first retransmission after rto_initial");
     assert_eq!(out[0].0.seq, iss);
     assert!(h.advance(Duration::from_millis(1900)).is_empty());
-    assert_eq!(h.advance(Duration::from_millis(100)).len(), 1, "backoff doubles");
+    assert_eq!(
+        h.advance(Duration::from_millis(100)).len(),
+        1,
+        "backoff doubles"
+    );
     assert_eq!(h.engine.conn_count(), 1);
     h.advance(Duration::from_secs(10));
     assert_eq!(h.engine.conn_count(), 0);
@@ -494,7 +513,10 @@ fn active_close_fin_wait_to_time_wait_reacks_fin_and_expires_after_2msl() {
     assert_eq!(h.engine.counters().states.get(State::FinWait1), 1);
     // Peer ACKs our FIN: FIN_WAIT_2.
     assert!(h
-        .send(&seg(PEER_PORT, PORT, ACK, PEER_ISS + 2, iss + 2, 65535), &[])
+        .send(
+            &seg(PEER_PORT, PORT, ACK, PEER_ISS + 2, iss + 2, 65535),
+            &[]
+        )
         .is_empty());
     assert_eq!(h.engine.counters().states.get(State::FinWait2), 1);
     // Peer's FIN: ACK it, TIME_WAIT; the Tcb is gone.
@@ -546,7 +568,11 @@ fn time_wait_ignores_rst_rfc1337_and_new_syn_recycles_it_rfc6191() {
         &seg(PEER_PORT, PORT, FIN | ACK, PEER_ISS + 2, iss + 2, 65535),
         &[],
     );
-    assert_eq!(h.engine.time_wait_count(), 1, "simultaneous-ish close: FIN+ACK together");
+    assert_eq!(
+        h.engine.time_wait_count(),
+        1,
+        "simultaneous-ish close: FIN+ACK together"
+    );
     assert!(h
         .send(&seg(PEER_PORT, PORT, RST, PEER_ISS + 3, 0, 0), &[])
         .is_empty());
@@ -556,7 +582,10 @@ fn time_wait_ignores_rst_rfc1337_and_new_syn_recycles_it_rfc6191() {
     assert_eq!(flags(&out[0].0), ACK);
     assert_eq!(h.engine.time_wait_count(), 1);
     // New SYN above RCV.NXT: a new connection takes over the 4-tuple.
-    let out = h.send(&seg(PEER_PORT, PORT, SYN, PEER_ISS + 100_000, 0, 65535), &[]);
+    let out = h.send(
+        &seg(PEER_PORT, PORT, SYN, PEER_ISS + 100_000, 0, 65535),
+        &[],
+    );
     assert_eq!(flags(&out[0].0), SYN | ACK);
     assert_eq!(out[0].0.ack, SeqNum(PEER_ISS + 100_001));
     assert_eq!(h.engine.time_wait_count(), 0);
@@ -580,7 +609,14 @@ fn syn_cookies_always_keep_no_state_until_the_ack_rfc4987() {
     assert_eq!(h.engine.conn_count(), 0, "stateless");
     assert_eq!(h.engine.counters().mib.syncookies_sent, 1);
     let out = h.send(
-        &seg(PEER_PORT, PORT, ACK, PEER_ISS + 1, sa.seq.0.wrapping_add(1), 65535),
+        &seg(
+            PEER_PORT,
+            PORT,
+            ACK,
+            PEER_ISS + 1,
+            sa.seq.0.wrapping_add(1),
+            65535,
+        ),
         &[],
     );
     assert!(out.is_empty());
@@ -589,10 +625,7 @@ fn syn_cookies_always_keep_no_state_until_the_ack_rfc4987() {
     assert_eq!(h.engine.counters().mib.syncookies_recv, 1);
     assert_eq!(h.engine.counters().states.get(State::Established), 1);
     // A forged ACK fails and is reset.
-    let out = h.send(
-        &seg(PEER_PORT + 1, PORT, ACK, 5, 12345, 65535),
-        &[],
-    );
+    let out = h.send(&seg(PEER_PORT + 1, PORT, ACK, 5, 12345, 65535), &[]);
     assert_eq!(flags(&out[0].0), RST);
     assert_eq!(h.engine.counters().mib.syncookies_failed, 1);
 }
@@ -775,7 +808,14 @@ fn pair<A: stack::App, B: stack::App>(a: A, b: B, tcp: TcpConfig) -> Pair<A, B> 
     let now = Instant::from_secs(100);
     let ea = Engine::new(engine_config(LOCAL_IP, LOCAL_MAC, tcp.clone()), a, now).unwrap();
     let eb = Engine::new(engine_config(PEER_IP, PEER_MAC, tcp), b, now).unwrap();
-    Pair::new(ea, eb, Impairments::perfect(), Impairments::perfect(), 7, now)
+    Pair::new(
+        ea,
+        eb,
+        Impairments::perfect(),
+        Impairments::perfect(),
+        7,
+        now,
+    )
 }
 
 #[test]
@@ -807,8 +847,10 @@ fn two_engines_handshake_echo_and_close_with_time_wait_on_active_closer() {
             s.shutdown_write();
         })
     });
-    assert!(p.run_until(Instant::from_secs(120), |p| p.a.conn_count() == 0
-        && p.b.conn_count() == 0));
+    assert!(
+        p.run_until(Instant::from_secs(120), |p| p.a.conn_count() == 0
+            && p.b.conn_count() == 0)
+    );
     assert_eq!(p.b.app().closed(), vec![CloseReason::Normal]);
     assert_eq!(p.b.app().data(), b"hello world");
     assert_eq!(p.a.app().closed, 1);
@@ -818,7 +860,10 @@ fn two_engines_handshake_echo_and_close_with_time_wait_on_active_closer() {
     p.advance(Duration::from_millis(2100));
     assert_eq!(p.b.time_wait_count(), 0);
     for e in [p.a.counters(), p.b.counters()] {
-        assert!(e.states.entries().all(|(s, n)| n == 0 || s == State::Listen));
+        assert!(e
+            .states
+            .entries()
+            .all(|(s, n)| n == 0 || s == State::Listen));
     }
 }
 
@@ -841,7 +886,10 @@ fn two_engines_bulk_transfer_is_byte_exact() {
     let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
     let sent = p.with_b(|e, now, out| e.with_conn(h, now, out, |_, s| s.send(&data)).unwrap());
     assert_eq!(sent, data.len());
-    assert!(p.run_until(Instant::from_secs(200), |p| p.b.app().data().len() == data.len()));
+    assert!(
+        p.run_until(Instant::from_secs(200), |p| p.b.app().data().len()
+            == data.len())
+    );
     assert!(p.b.app().data() == data);
 }
 
@@ -852,9 +900,18 @@ fn two_engines_lossy_wire_transfer_is_byte_exact() {
         tx_buf: 1 << 20,
         ..cfg()
     };
-    let ea = Engine::new(engine_config(LOCAL_IP, LOCAL_MAC, tcp.clone()), Echo::default(), now)
-        .unwrap();
-    let eb = Engine::new(engine_config(PEER_IP, PEER_MAC, tcp), Recorder::default(), now).unwrap();
+    let ea = Engine::new(
+        engine_config(LOCAL_IP, LOCAL_MAC, tcp.clone()),
+        Echo::default(),
+        now,
+    )
+    .unwrap();
+    let eb = Engine::new(
+        engine_config(PEER_IP, PEER_MAC, tcp),
+        Recorder::default(),
+        now,
+    )
+    .unwrap();
     let imp = Impairments {
         loss: 0.03,
         reorder: 0.03,
@@ -874,7 +931,8 @@ fn two_engines_lossy_wire_transfer_is_byte_exact() {
     let sent = p.with_b(|e, now, out| e.with_conn(h, now, out, |_, s| s.send(&data)).unwrap());
     assert_eq!(sent, data.len());
     assert!(
-        p.run_until(Instant::from_secs(2000), |p| p.b.app().data().len() == data.len()),
+        p.run_until(Instant::from_secs(2000), |p| p.b.app().data().len()
+            == data.len()),
         "got {} of {}",
         p.b.app().data().len(),
         data.len()

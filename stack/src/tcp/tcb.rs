@@ -597,11 +597,10 @@ impl Tcb {
         self.negotiate(sh, &seg.options);
         if flags.ack() {
             // Our SYN is acknowledged: ESTABLISHED. The SYN-ACK's window is never scaled.
-            if !self.has(F_RTT_TIMING) || seg.ack.gt(self.rtt_seq) {
-                if self.has(F_RTT_TIMING) && self.retries == 0 {
-                    let us = us32(sh.now).wrapping_sub(self.rtt_start);
-                    self.rtt.sample(Duration::from_micros(us as u64));
-                }
+            // Karn: only a SYN that was not retransmitted gives a sample.
+            if self.has(F_RTT_TIMING) && self.retries == 0 {
+                let us = us32(sh.now).wrapping_sub(self.rtt_start);
+                self.rtt.sample(Duration::from_micros(us as u64));
             }
             self.clear(F_RTT_TIMING);
             self.set(F_SYN_ACKED);
@@ -643,7 +642,9 @@ impl Tcb {
             return 0;
         }
         let max = 16usize;
-        let sb = self.sb.get_or_insert_with(|| Box::new(Scoreboard::new(max)));
+        let sb = self
+            .sb
+            .get_or_insert_with(|| Box::new(Scoreboard::new(max)));
         sb.on_sack(self.snd_una, self.snd_nxt, blocks)
     }
 
@@ -669,6 +670,11 @@ impl Tcb {
         }
         if self.has(F_LOSS) && self.rtx_nxt.ge(self.rtx_end) {
             self.clear(F_LOSS);
+        }
+        // Keep `recover` just behind SND.UNA outside recovery so the comparison above stays
+        // meaningful however far the sequence space wraps.
+        if !self.has(F_RECOVERY) && ack.gt(self.recover) {
+            self.recover = ack - 1u32;
         }
         // RTT (RFC 6298 §3 with Karn's rule; RFC 7323 §4 from the echoed timestamp).
         let mut sample = None;
@@ -754,10 +760,10 @@ impl Tcb {
             return;
         }
         // RFC 6582 §3.2 step 2: only one recovery per window of data.
-        if self.snd_una.le(self.recover) && self.recover != self.iss && !lost {
-            if self.dupacks == DUP_THRESH && self.snd_una.lt(self.recover) {
-                return;
-            }
+        // RFC 6582 §3.2 step 2 / RFC 6675 §5.1: no new recovery until SND.UNA passes the
+        // previous recovery point (after an RTO, that is everything then outstanding).
+        if !self.snd_una.gt(self.recover) {
+            return;
         }
         let flight = self.snd_nxt - self.snd_una;
         self.cc.on_congestion_event(sh.now, flight);
@@ -949,16 +955,10 @@ impl Tcb {
                 let idle = ms32(sh.now).wrapping_sub(self.last_rx) as u64;
                 let idle_ms = ka.idle.as_millis() as u64;
                 if self.retries == 0 && idle < idle_ms {
-                    self.arm_rtx(
-                        sh,
-                        id,
-                        RTX_KEEPALIVE,
-                        Duration::from_millis(idle_ms - idle),
-                    );
+                    self.arm_rtx(sh, id, RTX_KEEPALIVE, Duration::from_millis(idle_ms - idle));
                     return;
                 }
-                if self.retries > 0 && idle < ka.interval.as_millis() as u64 * self.retries as u64
-                {
+                if self.retries > 0 && idle < ka.interval.as_millis() as u64 * self.retries as u64 {
                     // Something arrived since the last probe: the peer is alive.
                     self.retries = 0;
                     self.arm_rtx(sh, id, RTX_KEEPALIVE, ka.idle);
@@ -1037,10 +1037,7 @@ impl Tcb {
         let window = self.advertise(sh);
         let mut options = TcpOptions::default();
         if self.has(F_TS) {
-            options.timestamp = Some((
-                ms32(sh.now).wrapping_add(self.ts_offset),
-                self.ts_recent,
-            ));
+            options.timestamp = Some((ms32(sh.now).wrapping_add(self.ts_offset), self.ts_recent));
         }
         if self.has(F_SACK) && self.rcvbuf.has_out_of_order() {
             let max = if self.has(F_TS) { 3 } else { 4 };
@@ -1064,6 +1061,7 @@ impl Tcb {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     /// Emits one segment carrying `[seq, seq+len)` of queued data (plus FIN if `fin`).
     fn send_data<T: Transmit>(
         &mut self,
@@ -1107,7 +1105,13 @@ impl Tcb {
     /// A bare ACK (or a challenge ACK, duplicate ACK, window update).
     pub(crate) fn send_ack<T: Transmit>(&mut self, sh: &mut Shared, tx: &mut T) {
         let repr = self.header(sh, self.snd_nxt, 0);
-        if sh.emit_tcp(tx, &mut self.peer_mac, self.tuple.remote_ip, &repr, (&[], &[])) {
+        if sh.emit_tcp(
+            tx,
+            &mut self.peer_mac,
+            self.tuple.remote_ip,
+            &repr,
+            (&[], &[]),
+        ) {
             sh.counters.mib.out_segs += 1;
             self.segment_sent();
         }
@@ -1116,7 +1120,13 @@ impl Tcb {
     /// Keepalive / zero-window probe: SEG.SEQ = SND.UNA - 1, no data, elicits an ACK.
     fn send_probe<T: Transmit>(&mut self, sh: &mut Shared, tx: &mut T) {
         let repr = self.header(sh, self.snd_una - 1u32, 0);
-        if sh.emit_tcp(tx, &mut self.peer_mac, self.tuple.remote_ip, &repr, (&[], &[])) {
+        if sh.emit_tcp(
+            tx,
+            &mut self.peer_mac,
+            self.tuple.remote_ip,
+            &repr,
+            (&[], &[]),
+        ) {
             sh.counters.mib.out_segs += 1;
             self.segment_sent();
         }
@@ -1141,7 +1151,13 @@ impl Tcb {
             urgent: 0,
             options: TcpOptions::default(),
         };
-        if sh.emit_tcp(tx, &mut self.peer_mac, self.tuple.remote_ip, &repr, (&[], &[])) {
+        if sh.emit_tcp(
+            tx,
+            &mut self.peer_mac,
+            self.tuple.remote_ip,
+            &repr,
+            (&[], &[]),
+        ) {
             sh.counters.mib.out_rsts += 1;
             sh.counters.mib.out_segs += 1;
         }
@@ -1205,7 +1221,13 @@ impl Tcb {
             self.rtt_seq = self.iss;
             self.rtt_start = us32(sh.now);
         }
-        if sh.emit_tcp(tx, &mut self.peer_mac, self.tuple.remote_ip, &repr, (&[], &[])) {
+        if sh.emit_tcp(
+            tx,
+            &mut self.peer_mac,
+            self.tuple.remote_ip,
+            &repr,
+            (&[], &[]),
+        ) {
             if self.retries > 0 {
                 sh.counters.mib.retrans_segs += 1;
             } else {
@@ -1409,9 +1431,7 @@ impl Tcb {
             }
             self.clear(F_RTX_FORCE);
             let next = match self.sb.as_ref() {
-                Some(sb) => {
-                    sb.next_lost(self.snd_una, self.snd_nxt, self.high_rxt, smss as u32)
-                }
+                Some(sb) => sb.next_lost(self.snd_una, self.snd_nxt, self.high_rxt, smss as u32),
                 None => None,
             };
             let next = match next {
@@ -1440,8 +1460,8 @@ impl Tcb {
             }
             return;
         }
-        let unsent = self.data_end().gt(self.snd_nxt)
-            || (self.has(F_FIN_QUEUED) && !self.has(F_FIN_SENT));
+        let unsent =
+            self.data_end().gt(self.snd_nxt) || (self.has(F_FIN_QUEUED) && !self.has(F_FIN_SENT));
         if unsent {
             if self.rtx_kind != RTX_PERSIST {
                 self.retries = 0;

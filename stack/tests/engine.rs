@@ -950,3 +950,141 @@ fn idle_established_slot_fits_memory_budget() {
     assert!(slot <= 416, "Slot is {slot} bytes");
     assert!(tw <= 40, "TIME_WAIT entry is {tw} bytes");
 }
+
+fn lossy_transfer(tcp: TcpConfig, seed: u64) -> stack::Counters {
+    let now = Instant::from_secs(100);
+    let ea = Engine::new(
+        engine_config(LOCAL_IP, LOCAL_MAC, tcp.clone()),
+        Echo::default(),
+        now,
+    )
+    .unwrap();
+    let eb = Engine::new(
+        engine_config(PEER_IP, PEER_MAC, tcp),
+        Recorder::default(),
+        now,
+    )
+    .unwrap();
+    let imp = Impairments {
+        loss: 0.04,
+        reorder: 0.02,
+        duplicate: 0.01,
+        corrupt: 0.0,
+        delay: Duration::from_millis(5),
+        reorder_window: Duration::from_millis(3),
+    };
+    let mut p = Pair::new(ea, eb, imp, imp, seed, now);
+    p.a.listen(PORT).unwrap();
+    let h = p.with_b(|e, now, out| {
+        e.connect(now, core::net::SocketAddrV4::new(LOCAL_IP, PORT), 0, out)
+            .unwrap()
+    });
+    assert!(p.run_until(Instant::from_secs(300), |p| p.b.app().opened() == 1));
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 31 % 241) as u8).collect();
+    let sent = p.with_b(|e, now, out| e.with_conn(h, now, out, |_, s| s.send(&data)).unwrap());
+    assert_eq!(sent, data.len());
+    assert!(
+        p.run_until(Instant::from_secs(3000), |p| p.b.app().data().len()
+            == data.len()),
+        "got {} of {}",
+        p.b.app().data().len(),
+        data.len()
+    );
+    assert!(p.b.app().data() == data);
+    *p.b.counters()
+}
+
+#[test]
+fn newreno_recovery_without_sack_or_timestamps_rfc6582() {
+    let c = lossy_transfer(
+        TcpConfig {
+            sack: false,
+            timestamps: false,
+            tx_buf: 1 << 20,
+            ..cfg()
+        },
+        5,
+    );
+    assert!(c.mib.reno_recoveries > 0, "{:?}", c.mib);
+    assert_eq!(c.mib.sack_recoveries, 0);
+}
+
+#[test]
+fn sack_recovery_when_negotiated_rfc6675() {
+    let c = lossy_transfer(
+        TcpConfig {
+            tx_buf: 1 << 20,
+            ..cfg()
+        },
+        6,
+    );
+    assert!(c.mib.sack_recoveries > 0, "{:?}", c.mib);
+    assert_eq!(c.mib.reno_recoveries, 0);
+}
+
+#[test]
+fn orphan_in_fin_wait_2_times_out_after_fin_timeout() {
+    let tcp = TcpConfig {
+        fin_timeout: Duration::from_secs(5),
+        ..cfg()
+    };
+    let mut h = harness(
+        Recorder {
+            close_after_data: true,
+            ..Recorder::default()
+        },
+        tcp,
+    );
+    let iss = establish(&mut h);
+    h.send(
+        &seg(PEER_PORT, PORT, ACK, PEER_ISS + 1, iss + 1, 65535),
+        b"q",
+    );
+    h.send(
+        &seg(PEER_PORT, PORT, ACK, PEER_ISS + 2, iss + 2, 65535),
+        &[],
+    );
+    assert_eq!(h.engine.counters().states.get(State::FinWait2), 1);
+    h.advance(Duration::from_millis(4900));
+    assert_eq!(h.engine.conn_count(), 1);
+    h.advance(Duration::from_millis(200));
+    assert_eq!(h.engine.conn_count(), 0);
+    assert_eq!(h.engine.counters().states.get(State::FinWait2), 0);
+    assert_eq!(h.engine.counters().orphans, 0);
+}
+
+#[test]
+fn max_orphans_resets_new_orphans() {
+    let tcp = TcpConfig {
+        max_orphans: 0,
+        ..cfg()
+    };
+    let mut h = harness(
+        Recorder {
+            close_after_data: true,
+            ..Recorder::default()
+        },
+        tcp,
+    );
+    let iss = establish(&mut h);
+    let out = h.send(
+        &seg(PEER_PORT, PORT, ACK, PEER_ISS + 1, iss + 1, 65535),
+        b"q",
+    );
+    assert!(out[0].0.flags.rst());
+    assert_eq!(h.engine.counters().mib.abort_on_memory, 1);
+    assert_eq!(h.engine.conn_count(), 0);
+}
+
+#[test]
+fn close_all_sends_fin_to_every_connection() {
+    let mut h = harness(Recorder::default(), cfg());
+    let iss = establish(&mut h);
+    h.engine.close_all(h.now, &mut h.out);
+    let out = h.take();
+    assert_eq!(out.len(), 1);
+    assert_eq!(flags(&out[0].0), FIN | ACK);
+    assert_eq!(out[0].0.seq, SeqNum(iss + 1));
+    assert_eq!(h.engine.counters().states.get(State::Listen), 0);
+    assert_eq!(h.engine.counters().states.get(State::FinWait1), 1);
+}

@@ -660,7 +660,7 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(256))]
         #[test]
         fn matches_reference_model(
-            tick_us in prop_oneof![Just(1_000u64), 1u64..5_000],
+            tick_us in prop_oneof![Just(1_000u64), Just(1u64), 1u64..5_000],
             start in 0u64..10_000_000,
             ops in proptest::collection::vec(op(), 1..200),
         ) {

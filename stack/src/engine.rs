@@ -102,14 +102,14 @@ pub fn slot_size<S>() -> usize {
     core::mem::size_of::<Slot<S>>()
 }
 
-/// A TIME_WAIT connection: only what re-ACKing a FIN and judging a new SYN need.
+/// A TIME_WAIT connection: only what re-ACKing a FIN and judging a new SYN need. It only ever
+/// answers a received frame, so the next hop is that frame's source; the timestamp offset is
+/// recomputed from the tuple on the (rare) reply.
 pub(crate) struct TwEntry {
     snd_nxt: SeqNum,
     rcv_nxt: SeqNum,
     ts_recent: u32,
-    ts_offset: u32,
     timer: TimerId,
-    peer_mac: MacAddr,
     window: u16,
     ts_ok: bool,
 }
@@ -294,11 +294,11 @@ impl Shared {
         }
     }
 
-    fn tw_ack<T: Transmit>(&mut self, tx: &mut T, tuple: &FourTuple, e: &mut TwEntry) {
+    fn tw_ack<T: Transmit>(&mut self, tx: &mut T, tuple: &FourTuple, e: &TwEntry, mac: MacAddr) {
         let mut options = TcpOptions::default();
         if e.ts_ok {
             options.timestamp = Some((
-                (self.now.as_millis() as u32).wrapping_add(e.ts_offset),
+                (self.now.as_millis() as u32).wrapping_add(self.ts_offset(tuple)),
                 e.ts_recent,
             ));
         }
@@ -312,7 +312,8 @@ impl Shared {
             urgent: 0,
             options,
         };
-        if self.emit_tcp(tx, &mut e.peer_mac, tuple.remote_ip, &repr, (&[], &[])) {
+        let mut mac = mac;
+        if self.emit_tcp(tx, &mut mac, tuple.remote_ip, &repr, (&[], &[])) {
             self.counters.mib.out_segs += 1;
         }
     }
@@ -664,7 +665,6 @@ impl<A: App> Engine<A> {
         let Some(e) = self.tw.get_mut(twid) else {
             return false;
         };
-        e.peer_mac = eth_src;
         let f = seg.flags;
         let seg_ts = if e.ts_ok { seg.options.timestamp } else { None };
         if f.rst() {
@@ -682,7 +682,7 @@ impl<A: App> Engine<A> {
                 self.sh.counters.mib.tw_recycled += 1;
                 return false;
             }
-            self.sh.tw_ack(tx, tuple, e);
+            self.sh.tw_ack(tx, tuple, e, eth_src);
             self.sh.counters.drops.tcp_time_wait += 1;
             return true;
         }
@@ -690,14 +690,14 @@ impl<A: App> Engine<A> {
             if (tsval.wrapping_sub(e.ts_recent) as i32) < 0 {
                 self.sh.counters.mib.paws_estab_rejected += 1;
                 self.sh.counters.drops.tcp_paws += 1;
-                self.sh.tw_ack(tx, tuple, e);
+                self.sh.tw_ack(tx, tuple, e, eth_src);
                 return true;
             }
         }
         let fin = f.fin();
         if fin || !payload.is_empty() || seg.seq != e.rcv_nxt {
             // A retransmitted FIN: our last ACK was lost. Re-ACK and restart 2×MSL.
-            self.sh.tw_ack(tx, tuple, e);
+            self.sh.tw_ack(tx, tuple, e, eth_src);
             if fin {
                 self.sh.timers.cancel(e.timer);
                 e.timer = self.sh.timers.schedule(
@@ -1120,9 +1120,7 @@ impl<A: App> Engine<A> {
                 snd_nxt: t.snd_nxt,
                 rcv_nxt: t.rcv_nxt,
                 ts_recent: t.ts_recent,
-                ts_offset: t.ts_offset,
                 timer: TimerId::NONE,
-                peer_mac: t.peer_mac,
                 window: wnd.min(65535) as u16,
                 ts_ok: t.has(tcb::F_TS),
             };

@@ -944,11 +944,25 @@ fn two_engines_lossy_wire_transfer_is_byte_exact() {
 fn idle_established_slot_fits_memory_budget() {
     let slot = stack::engine::slot_size::<u64>();
     let tw = stack::engine::time_wait_entry_size();
-    println!("Slot<u64> = {slot} bytes, TwEntry = {tw} bytes");
-    // Table overhead (key + generation + index) comes on top; the budget is 512 in all, and
-    // an idle connection (keepalive off) has no pending timer entries.
-    assert!(slot <= 416, "Slot is {slot} bytes");
-    assert!(tw <= 40, "TIME_WAIT entry is {tw} bytes");
+    // ConnTable per entry: generation (4) + key (12) + enum tag (4, padded to the value's
+    // alignment) + an 8-byte index bucket at <= 7/8 load (~10 bytes).
+    let table = |v: usize, align: usize| (4 + 12 + v + align).div_ceil(align) * align + 10;
+    println!(
+        "Slot<u64> = {slot} B ({} B in the table), TwEntry = {tw} B ({} B in the table)",
+        table(slot, 8),
+        table(tw, 4)
+    );
+    // An idle ESTABLISHED connection (keepalive off) has no timer entries and no buffers.
+    assert!(
+        table(slot, 8) <= 512,
+        "connection costs {} B",
+        table(slot, 8)
+    );
+    assert!(
+        table(tw, 4) <= 64,
+        "TIME_WAIT entry costs {} B",
+        table(tw, 4)
+    );
 }
 
 fn lossy_transfer(tcp: TcpConfig, seed: u64) -> stack::Counters {
@@ -1087,4 +1101,29 @@ fn close_all_sends_fin_to_every_connection() {
     assert_eq!(out[0].0.seq, SeqNum(iss + 1));
     assert_eq!(h.engine.counters().states.get(State::Listen), 0);
     assert_eq!(h.engine.counters().states.get(State::FinWait1), 1);
+}
+
+#[test]
+fn idle_connection_holds_no_buffer_memory_after_an_exchange() {
+    let mut h = harness(
+        Recorder {
+            echo: true,
+            ..Recorder::default()
+        },
+        cfg(),
+    );
+    let iss = establish(&mut h);
+    h.send(
+        &seg(PEER_PORT, PORT, ACK, PEER_ISS + 1, iss + 1, 65535),
+        &[9u8; 1000],
+    );
+    h.send(
+        &seg(PEER_PORT, PORT, ACK, PEER_ISS + 1001, iss + 1001, 65535),
+        &[],
+    );
+    let handle = match h.engine.app().events[0] {
+        Event::Open(hd) => hd,
+        ref e => panic!("{e:?}"),
+    };
+    assert_eq!(h.engine.conn_heap_bytes(handle), Some(0));
 }

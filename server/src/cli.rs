@@ -437,7 +437,18 @@ impl ServeArgs {
         Ok(tcp)
     }
 
+    /// The configuration for the built-in apps (`--listen` is required).
     pub fn config(&self) -> Result<ServeConfig, ConfigError> {
+        self.checked(true)
+    }
+
+    /// The configuration for a binary that brings its own app and listening ports
+    /// (`--listen` may be empty).
+    pub fn config_for_custom_app(&self) -> Result<ServeConfig, ConfigError> {
+        self.checked(false)
+    }
+
+    fn checked(&self, need_listeners: bool) -> Result<ServeConfig, ConfigError> {
         let ip = self.ip;
         let a = ip.addr;
         let is_net_or_bcast = ip.prefix_len < 31 && (a == ip.network() || a == ip.broadcast());
@@ -463,7 +474,7 @@ impl ServeArgs {
         if !(576..=9000).contains(&self.mtu) {
             return Err(ConfigError::BadMtu(self.mtu));
         }
-        if self.listen.is_empty() {
+        if need_listeners && self.listen.is_empty() {
             return Err(ConfigError::NoListeners);
         }
         let mut listeners = Vec::new();

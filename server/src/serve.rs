@@ -297,15 +297,8 @@ pub fn run<A: ServeApp>(
     drop(control);
 
     let outcomes = outcomes.map_err(|e| ServeError::Worker(e.to_string()))?;
-    let mut final_hub = Hub::new(
-        ip_text(&cfg),
-        cfg.listeners
-            .0
-            .iter()
-            .map(|(p, a)| (*p, a.to_string()))
-            .collect(),
-        &cores.iter().map(|&c| Some(c)).collect::<Vec<_>>(),
-    );
+    // The final counters go into the same hub, so uptime and the last rates carry over.
+    let mut final_hub = hub.lock().unwrap_or_else(|e| e.into_inner());
     let mut left_open = 0;
     for o in outcomes {
         match o {

@@ -614,7 +614,8 @@ impl App for GenApp {
             match app.phase(st.phase).mode {
                 Mode::Idle | Mode::Persistent { .. } if over => app.finish(sock, st),
                 Mode::Idle => st.step = Step::Holding,
-                _ => app.start_request(sock, st),
+                // Through the pacer: with a request rate, the first request needs a token too.
+                _ => app.next_request(sock, st),
             }
         });
     }

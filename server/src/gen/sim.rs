@@ -28,6 +28,10 @@ pub fn run<B: App>(pair: &mut Pair<GenApp, B>, driver: &mut Driver, limit: Durat
             None => break,
         };
     }
+    // What the last iteration sent (closes, resets) still reaches the server.
+    pair.deliver_due();
+    let settle = pair.now + Duration::from_secs(1);
+    pair.run_until(settle, |p| p.ab.in_flight() == 0 && p.ba.in_flight() == 0);
     take_report(0, std::slice::from_mut(&mut pair.a))
 }
 

@@ -102,7 +102,10 @@ fn http_error_status_counts_http_errors() {
 #[test]
 fn wrong_content_length_counts_http_errors() {
     // The server sends 128-byte bodies; the scenario expects 64.
-    let http = SHORT.replace("mode = \"short\"", "mode = \"short\"\nprotocol = \"http\"\nresponse_size = 64");
+    let http = SHORT.replace(
+        "mode = \"short\"",
+        "mode = \"short\"\nprotocol = \"http\"\nresponse_size = 64",
+    );
     let (res, _, _) = run(&http, builtin(128), &[HTTP], HTTP, D);
     let c = res[0].counts;
     assert_eq!(c.http_errors, 9, "{c:?}");

@@ -43,7 +43,11 @@ response_size = 128
     let lat = res[0].latency.as_ref().unwrap();
     assert_eq!(lat.len(), 999);
     // One round trip over a 50 us wire each way, plus the engines' work (simulated: none).
-    assert!(lat.value_at_quantile(0.99) <= 200, "{}", lat.value_at_quantile(0.99));
+    assert!(
+        lat.value_at_quantile(0.99) <= 200,
+        "{}",
+        lat.value_at_quantile(0.99)
+    );
     // The server answered every request.
     assert_eq!(pair.b.app().stats().requests, 999);
 }
@@ -227,7 +231,13 @@ concurrency = 2
     // wrong data, not silently accepted.
     assert_clean(&res[0].counts);
     assert_eq!(res[0].counts.responses, 49);
-    assert!(res[1].counts.wrong_data > 0 || res[1].counts.http_errors > 0 || res[1].counts.early_closes > 0, "{:?}", res[1].counts);
+    assert!(
+        res[1].counts.wrong_data > 0
+            || res[1].counts.http_errors > 0
+            || res[1].counts.early_closes > 0,
+        "{:?}",
+        res[1].counts
+    );
     let (s0, e0) = driver.phase_times[0];
     let (s1, _) = driver.phase_times[1];
     assert_eq!(e0.saturating_since(s0), Duration::from_millis(100));

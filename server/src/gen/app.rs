@@ -327,7 +327,11 @@ impl GenApp {
                 requests_per_conn > 0 && st.reqs + 1 >= requests_per_conn,
             ),
             Mode::Bulk { bytes } => (
-                if ph.protocol == Protocol::Echo { bytes } else { 0 },
+                if ph.protocol == Protocol::Echo {
+                    bytes
+                } else {
+                    0
+                },
                 true,
             ),
             Mode::Idle => (0, true),
@@ -512,9 +516,7 @@ impl GenApp {
         self.with_state(sock, Some(serial), |app, sock, st| {
             let f: fn(&mut Counts) = match st.step {
                 Step::Connecting => |c| c.connect_timeouts += 1,
-                Step::Sending | Step::Awaiting | Step::AwaitClose => {
-                    |c| c.response_timeouts += 1
-                }
+                Step::Sending | Step::Awaiting | Step::AwaitClose => |c| c.response_timeouts += 1,
                 // Nothing was owed: just end it.
                 _ => |_| {},
             };
@@ -607,7 +609,8 @@ impl App for GenApp {
             }
             let now = app.now_us();
             let s = &mut app.stats[st.phase as usize];
-            s.connect.saturating_record(now.saturating_sub(st.t0).max(1));
+            s.connect
+                .saturating_record(now.saturating_sub(st.t0).max(1));
             s.counts.connected += 1;
             app.set_deadline(st, 0);
             let over = app.phase_over[st.phase as usize];
@@ -638,13 +641,10 @@ impl App for GenApp {
                     let end = st.recv_off + data.len() as u64;
                     let start = (st.recv_off % PATTERN_PERIOD as u64) as usize;
                     let ok = end <= st.send_off
-                        && data
-                            .chunks(PATTERN_CHUNK)
-                            .enumerate()
-                            .all(|(i, c)| {
-                                let s = (start + i * PATTERN_CHUNK) % PATTERN_PERIOD;
-                                c == &app.pattern[s..s + c.len()]
-                            });
+                        && data.chunks(PATTERN_CHUNK).enumerate().all(|(i, c)| {
+                            let s = (start + i * PATTERN_CHUNK) % PATTERN_PERIOD;
+                            c == &app.pattern[s..s + c.len()]
+                        });
                     if !ok {
                         app.fail(sock, st, |c| c.wrong_data += 1);
                         return;
@@ -656,7 +656,11 @@ impl App for GenApp {
                 }
                 Protocol::Http => match st.http.feed(data) {
                     http::Feed::More => {}
-                    http::Feed::Done { used, status, length } => {
+                    http::Feed::Done {
+                        used,
+                        status,
+                        length,
+                    } => {
                         let want = app.phase(st.phase).response_size;
                         if used != data.len() {
                             app.fail(sock, st, |c| c.wrong_data += 1);

@@ -52,7 +52,11 @@ pub struct HttpResp {
 pub enum Feed {
     More,
     /// The response is complete after `used` bytes of this chunk.
-    Done { used: usize, status: u16, length: u64 },
+    Done {
+        used: usize,
+        status: u16,
+        length: u64,
+    },
     /// Not an HTTP/1.x response we can frame (no status line, no Content-Length).
     Bad,
 }
@@ -77,7 +81,9 @@ fn parse_length(line: &[u8]) -> Option<Option<u64>> {
     if v.is_empty() || v.len() > 15 || !v.iter().all(u8::is_ascii_digit) {
         return Some(None);
     }
-    Some(Some(v.iter().fold(0u64, |a, d| a * 10 + u64::from(d - b'0'))))
+    Some(Some(
+        v.iter().fold(0u64, |a, d| a * 10 + u64::from(d - b'0')),
+    ))
 }
 
 impl HttpResp {
@@ -159,10 +165,7 @@ mod tests {
                 let min = if close { 46 } else { 27 };
                 assert_eq!(r.len(), size.max(min), "size {size} close {close}");
                 assert!(r.ends_with(b"\r\n\r\n"));
-                assert_eq!(
-                    close,
-                    r.windows(17).any(|w| w == b"Connection: close")
-                );
+                assert_eq!(close, r.windows(17).any(|w| w == b"Connection: close"));
             }
         }
     }
@@ -176,13 +179,19 @@ mod tests {
             let mut p = HttpResp::default();
             let (a, b) = RESP.split_at(split);
             let first = p.feed(a);
-            let r = if split == RESP.len() { first } else {
+            let r = if split == RESP.len() {
+                first
+            } else {
                 assert_eq!(first, Feed::More, "split {split}");
                 p.feed(b)
             };
             assert_eq!(
                 r,
-                Feed::Done { used: RESP.len() - split, status: 200, length: 5 },
+                Feed::Done {
+                    used: RESP.len() - split,
+                    status: 200,
+                    length: 5
+                },
                 "split {split}"
             );
         }
@@ -193,23 +202,51 @@ mod tests {
         let mut p = HttpResp::default();
         let mut d = RESP.to_vec();
         d.extend_from_slice(b"HTTP/1.1");
-        assert_eq!(p.feed(&d), Feed::Done { used: RESP.len(), status: 200, length: 5 });
+        assert_eq!(
+            p.feed(&d),
+            Feed::Done {
+                used: RESP.len(),
+                status: 200,
+                length: 5
+            }
+        );
     }
 
     #[test]
     fn error_status_empty_body_and_bad_framing() {
         let mut p = HttpResp::default();
-        let r = p.feed(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        assert!(matches!(r, Feed::Done { status: 400, length: 0, .. }));
+        let r =
+            p.feed(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        assert!(matches!(
+            r,
+            Feed::Done {
+                status: 400,
+                length: 0,
+                ..
+            }
+        ));
         assert_eq!(HttpResp::default().feed(b"SSH-2.0\r\n"), Feed::Bad);
-        assert_eq!(HttpResp::default().feed(b"HTTP/1.1 200 OK\r\n\r\n"), Feed::Bad);
+        assert_eq!(
+            HttpResp::default().feed(b"HTTP/1.1 200 OK\r\n\r\n"),
+            Feed::Bad
+        );
         assert_eq!(
             HttpResp::default().feed(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"),
             Feed::Bad
         );
         // A long header line is skipped, not misread.
         let mut p = HttpResp::default();
-        let long = format!("HTTP/1.1 200 OK\r\nX-Long: {}\r\ncontent-length: 2\r\n\r\nok", "z".repeat(300));
-        assert!(matches!(p.feed(long.as_bytes()), Feed::Done { status: 200, length: 2, .. }));
+        let long = format!(
+            "HTTP/1.1 200 OK\r\nX-Long: {}\r\ncontent-length: 2\r\n\r\nok",
+            "z".repeat(300)
+        );
+        assert!(matches!(
+            p.feed(long.as_bytes()),
+            Feed::Done {
+                status: 200,
+                length: 2,
+                ..
+            }
+        ));
     }
 }

@@ -10,6 +10,7 @@
 //! - [`sim`]: the same driver over an in-memory wire, for tests.
 
 pub mod app;
+pub mod args;
 pub mod driver;
 pub mod http;
 pub mod pacing;

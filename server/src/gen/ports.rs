@@ -88,7 +88,11 @@ mod tests {
         assert_eq!(total, (u16::MAX - FIRST_PORT) as usize + 1);
         for q in &per_q {
             // Within 2.5% of a quarter each.
-            assert!((q.len() as f64 - total as f64 / 4.0).abs() < total as f64 * 0.025, "{}", q.len());
+            assert!(
+                (q.len() as f64 - total as f64 / 4.0).abs() < total as f64 * 0.025,
+                "{}",
+                q.len()
+            );
         }
         // And the hash of the reply really selects the queue (checked with the reference hash).
         let p = per_q[2][17];
@@ -111,7 +115,10 @@ mod tests {
         );
         assert_eq!(v.len(), 64512);
         let mut c = PortCycle::new(vec![5, 6]);
-        assert_eq!([c.next_port(), c.next_port(), c.next_port()], [Some(5), Some(6), Some(5)]);
+        assert_eq!(
+            [c.next_port(), c.next_port(), c.next_port()],
+            [Some(5), Some(6), Some(5)]
+        );
         assert_eq!(PortCycle::new(vec![]).next_port(), None);
     }
 }

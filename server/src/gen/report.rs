@@ -45,7 +45,10 @@ pub fn take_report(worker: usize, engines: &mut [Engine<GenApp>]) -> Vec<PhaseDe
                 let s: &mut PhaseStats = &mut e.app_mut().stats[p];
                 d.counts.add(&s.counts);
                 d.open += s.open;
-                for (src, dst) in [(&mut s.latency, &mut d.latency), (&mut s.connect, &mut d.connect)] {
+                for (src, dst) in [
+                    (&mut s.latency, &mut d.latency),
+                    (&mut s.connect, &mut d.connect),
+                ] {
                     if src.is_empty() {
                         continue;
                     }
@@ -345,16 +348,31 @@ pub fn render(r: &Report) -> String {
                 let _ = writeln!(
                     s,
                     "  {name:<8} p50 {} p90 {} p99 {} p99.9 {} max {} (n={})",
-                    us(l.p50), us(l.p90), us(l.p99), us(l.p999), us(l.max), l.count
+                    us(l.p50),
+                    us(l.p90),
+                    us(l.p99),
+                    us(l.p999),
+                    us(l.max),
+                    l.count
                 );
             }
         }
         let _ = writeln!(s, "  errors   {}{}", p.errors, error_detail(c));
         if p.lagged > 0 {
-            let _ = writeln!(s, "  lagged   {} paced actions skipped (the generator fell behind its rate)", p.lagged);
+            let _ = writeln!(
+                s,
+                "  lagged   {} paced actions skipped (the generator fell behind its rate)",
+                p.lagged
+            );
         }
     }
-    let _ = writeln!(s, "\ntotal: {} responses, {} errors{}", r.total_counts.responses, r.total_errors, error_detail(&r.total_counts));
+    let _ = writeln!(
+        s,
+        "\ntotal: {} responses, {} errors{}",
+        r.total_counts.responses,
+        r.total_errors,
+        error_detail(&r.total_counts)
+    );
     s
 }
 

@@ -134,15 +134,10 @@ impl Scenario {
         for (key, value) in &table {
             match key.as_str() {
                 "name" => {
-                    name = value
-                        .as_str()
-                        .ok_or("name: expected a string")?
-                        .to_string();
+                    name = value.as_str().ok_or("name: expected a string")?.to_string();
                 }
                 "phase" => {
-                    let arr = value
-                        .as_array()
-                        .ok_or("phase: expected [[phase]] tables")?;
+                    let arr = value.as_array().ok_or("phase: expected [[phase]] tables")?;
                     for (i, v) in arr.iter().enumerate() {
                         let t = v
                             .as_table()
@@ -237,7 +232,10 @@ fn parse_phase(n: usize, t: &toml::Table) -> Result<Phase, String> {
     }
     let get_str = |field: &str| -> Result<Option<&str>, String> {
         t.get(field)
-            .map(|v| v.as_str().ok_or_else(|| err(field, "expected a string".into())))
+            .map(|v| {
+                v.as_str()
+                    .ok_or_else(|| err(field, "expected a string".into()))
+            })
             .transpose()
     };
     let get_dur = |field: &str| -> Result<Option<Duration>, String> {
@@ -267,9 +265,17 @@ fn parse_phase(n: usize, t: &toml::Table) -> Result<Phase, String> {
             let r = v
                 .as_float()
                 .or_else(|| v.as_integer().map(|i| i as f64))
-                .ok_or_else(|| err("rate", "expected a number per second or \"unlimited\"".into()))?;
+                .ok_or_else(|| {
+                    err(
+                        "rate",
+                        "expected a number per second or \"unlimited\"".into(),
+                    )
+                })?;
             if !(r.is_finite() && r > 0.0 && r <= 1e9) {
-                return Err(err("rate", format!("{r} must be > 0 and at most 1e9 per second")));
+                return Err(err(
+                    "rate",
+                    format!("{r} must be > 0 and at most 1e9 per second"),
+                ));
             }
             Some(r)
         }
@@ -279,8 +285,12 @@ fn parse_phase(n: usize, t: &toml::Table) -> Result<Phase, String> {
         Some(v) => v
             .as_integer()
             .filter(|c| (1..=16_000_000).contains(c))
-            .ok_or_else(|| err("concurrency", "expected an integer from 1 to 16000000".into()))?
-            as u32,
+            .ok_or_else(|| {
+                err(
+                    "concurrency",
+                    "expected an integer from 1 to 16000000".into(),
+                )
+            })? as u32,
     };
     let mode = match mode_s {
         "short" => Mode::Short,
@@ -318,8 +328,14 @@ fn parse_phase(n: usize, t: &toml::Table) -> Result<Phase, String> {
         return Err(err("request_size", "must be at most 16 MiB".into()));
     }
     let request_size = request_size as u32;
-    if protocol == Protocol::Echo && request_size == 0 && matches!(mode, Mode::Short | Mode::Persistent { .. }) {
-        return Err(err("request_size", "an echo request needs at least 1 byte".into()));
+    if protocol == Protocol::Echo
+        && request_size == 0
+        && matches!(mode, Mode::Short | Mode::Persistent { .. })
+    {
+        return Err(err(
+            "request_size",
+            "an echo request needs at least 1 byte".into(),
+        ));
     }
     if protocol == Protocol::Http && (request_size as usize) < HTTP_MIN_REQUEST {
         return Err(err(
@@ -405,7 +421,11 @@ pub fn parse_duration(v: &toml::Value) -> Result<Duration, String> {
                 "us" => 1e-6,
                 "m" | "min" => 60.0,
                 "h" => 3600.0,
-                u => return Err(format!("unknown unit {u:?} in {s:?} (use us, ms, s, m or h)")),
+                u => {
+                    return Err(format!(
+                        "unknown unit {u:?} in {s:?} (use us, ms, s, m or h)"
+                    ))
+                }
             };
             n * scale
         }
@@ -490,10 +510,18 @@ rate = 1.5
         assert_eq!(s.name, "mixed");
         let p = &s.phases[0];
         assert_eq!(p.duration, Duration::from_millis(1500));
-        assert_eq!(p.mode, Mode::Persistent { requests_per_conn: 7 });
+        assert_eq!(
+            p.mode,
+            Mode::Persistent {
+                requests_per_conn: 7
+            }
+        );
         assert_eq!(p.protocol, Protocol::Http);
         assert_eq!(p.rate, Some(2500.0));
-        assert_eq!((p.concurrency, p.request_size, p.response_size), (10, 1024, Some(256)));
+        assert_eq!(
+            (p.concurrency, p.request_size, p.response_size),
+            (10, 1024, Some(256))
+        );
         assert_eq!(p.closer, Closer::Server);
         assert_eq!(p.think_time, Duration::from_millis(2));
         assert_eq!(p.ramp_up, Duration::from_millis(500));

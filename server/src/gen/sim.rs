@@ -11,17 +11,24 @@ use std::time::Duration;
 
 /// Steps the pair until the driver is done or `limit` of simulated time passed. Returns each
 /// phase's results (counts and histograms, as a worker would report them).
-pub fn run<B: App>(pair: &mut Pair<GenApp, B>, driver: &mut Driver, limit: Duration) -> Vec<PhaseDelta> {
+pub fn run<B: App>(
+    pair: &mut Pair<GenApp, B>,
+    driver: &mut Driver,
+    limit: Duration,
+) -> Vec<PhaseDelta> {
     let end = pair.now + limit;
     while !driver.is_done() && pair.now <= end {
         pair.a.app_mut().now = pair.now;
         pair.deliver_due();
         pair.with_a(|e, now, tx| driver.tick(std::slice::from_mut(e), now, tx));
         pair.deliver_due();
-        let next = [pair.next_event(), driver.next_wake(std::slice::from_ref(&pair.a))]
-            .into_iter()
-            .flatten()
-            .min();
+        let next = [
+            pair.next_event(),
+            driver.next_wake(std::slice::from_ref(&pair.a)),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         pair.now = match next {
             Some(t) if t > pair.now => t,
             Some(_) => pair.now + Duration::from_micros(1),

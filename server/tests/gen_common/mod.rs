@@ -82,6 +82,10 @@ pub fn run<B: App>(
         vec![(GEN_IP, MacAddr([0x02, 0, 0, 0, 0, 2]))],
     );
     let res = tcpterm::gen::sim::run(&mut pair, &mut driver, limit);
-    assert!(driver.is_done(), "the generator did not finish: {:?}", driver.stage());
+    assert!(
+        driver.is_done(),
+        "the generator did not finish: {:?}",
+        driver.stage()
+    );
     (res, pair, driver)
 }

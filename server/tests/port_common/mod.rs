@@ -4,7 +4,8 @@
 
 use std::process::Command;
 
-/// EAL arguments for a test process: no hugepages, no PCI, no shared files, one lcore.
+/// EAL arguments for a test process: no hugepages, no PCI, one lcore, a file prefix of its own
+/// (memif needs EAL's multi-process channel, so no --no-shconf/--in-memory).
 pub fn eal_args(name: &str, lcore: usize, vdevs: &[String]) -> Vec<String> {
     let mut a: Vec<String> = [
         "-l",
@@ -13,7 +14,6 @@ pub fn eal_args(name: &str, lcore: usize, vdevs: &[String]) -> Vec<String> {
         "--no-pci",
         "-m",
         "256",
-        "--no-shconf",
         "--file-prefix",
         &format!("tcpterm-{name}-{}", std::process::id()),
         "--log-level",

@@ -96,7 +96,7 @@ fn main() {
             bufs.clear();
         }
         polls = polls.wrapping_add(1);
-        if polls % 1024 == 0 {
+        if polls & 1023 == 0 {
             let now = TscClock::rdtsc();
             if now >= next_report {
                 eprintln!("macswap: {} pps", tx - last_tx);

@@ -65,7 +65,11 @@ fn af_packet_kernel_arp_request_seen_and_answered() {
         .data()
         .to_vec();
     let kernel_mac: [u8; 6] = req[22..28].try_into().unwrap();
-    assert_eq!(&req[6..12], &kernel_mac, "Ethernet source is the ARP sender");
+    assert_eq!(
+        &req[6..12],
+        &kernel_mac,
+        "Ethernet source is the ARP sender"
+    );
 
     // Answer it.
     let mut arp = Vec::with_capacity(28);

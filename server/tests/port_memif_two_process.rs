@@ -40,7 +40,10 @@ fn client(socket: &str) {
     let mut sent = 0u64;
     let deadline = Instant::now() + Duration::from_secs(120);
     while sent < FRAMES {
-        assert!(Instant::now() < deadline, "client: stuck after {sent} frames");
+        assert!(
+            Instant::now() < deadline,
+            "client: stuck after {sent} frames"
+        );
         while bufs.len() < BURST && seq < FRAMES {
             let Some(mut m) = pool.alloc() else { break };
             let d = m.append(64).unwrap();

@@ -31,13 +31,26 @@ fn af_packet_two_queues_spread_flows_and_keep_each_flow_on_one_queue() {
     };
     let port = Port::open(&eal, id, &cfg, &pool).expect("open with 2 queue pairs");
     assert_eq!(port.queues(), 2);
-    assert_eq!(port.rss(), RssStatus::Unsupported, "af_packet cannot do NIC RSS");
+    assert_eq!(
+        port.rss(),
+        RssStatus::Unsupported,
+        "af_packet cannot do NIC RSS"
+    );
     assert!(port.wait_link_up(Duration::from_secs(2)).up);
     let mut rxq = [port.rx_queue(0).unwrap(), port.rx_queue(1).unwrap()];
 
     // No ARP needed: a static neighbour for the DPDK side.
     let mac = port.mac().0.map(|b| format!("{b:02x}")).join(":");
-    net.ns_exec(&["ip", "neigh", "replace", "198.18.0.1", "lladdr", &mac, "dev", &net.ns_if]);
+    net.ns_exec(&[
+        "ip",
+        "neigh",
+        "replace",
+        "198.18.0.1",
+        "lladdr",
+        &mac,
+        "dev",
+        &net.ns_if,
+    ]);
     // One flow per destination port: each bash fd is one UDP socket (one source port).
     let script = format!(
         "for p in $(seq 20000 {}); do exec 3>/dev/udp/198.18.0.1/$p; \
@@ -57,7 +70,10 @@ fn af_packet_two_queues_spread_flows_and_keep_each_flow_on_one_queue() {
             for m in bufs.drain(..) {
                 let f = m.data();
                 // IPv4/UDP to 198.18.0.1 from the namespace only (ignore IPv6 noise etc.).
-                if f.len() >= 42 && f[12..14] == [8, 0] && f[23] == 17 && f[30..34] == [198, 18, 0, 1]
+                if f.len() >= 42
+                    && f[12..14] == [8, 0]
+                    && f[23] == 17
+                    && f[30..34] == [198, 18, 0, 1]
                 {
                     let dport = u16::from_be_bytes([f[36], f[37]]);
                     flow_queues.entry(dport).or_default()[q] += 1;
@@ -66,8 +82,15 @@ fn af_packet_two_queues_spread_flows_and_keep_each_flow_on_one_queue() {
             }
         }
     }
-    println!("multiqueue: per-queue packets {per_queue:?}, flows {}", flow_queues.len());
-    assert_eq!(per_queue.iter().sum::<usize>(), total, "every datagram arrived");
+    println!(
+        "multiqueue: per-queue packets {per_queue:?}, flows {}",
+        flow_queues.len()
+    );
+    assert_eq!(
+        per_queue.iter().sum::<usize>(),
+        total,
+        "every datagram arrived"
+    );
     assert_eq!(flow_queues.len(), FLOWS as usize);
     for (dport, counts) in &flow_queues {
         assert!(

@@ -190,12 +190,14 @@ impl Port {
 
         let mut conf = sys::rte_eth_conf::default();
         let rss_hf = info.flow_type_rss_offloads & RSS_HF_WANTED;
-        let can_rss =
-            rss_hf & sys::TCPTERM_ETH_RSS_NONFRAG_IPV4_TCP != 0 && info.hash_key_size as usize >= 40;
+        let can_rss = rss_hf & sys::TCPTERM_ETH_RSS_NONFRAG_IPV4_TCP != 0
+            && info.hash_key_size as usize >= 40;
         let rss = if !cfg.rss || q == 1 {
             RssStatus::Off
         } else if can_rss {
-            RssStatus::Symmetric { reta_size: info.reta_size }
+            RssStatus::Symmetric {
+                reta_size: info.reta_size,
+            }
         } else {
             RssStatus::Unsupported
         };
@@ -265,11 +267,17 @@ impl Port {
         })?;
         if let Some(mtu) = cfg.mtu {
             // SAFETY: the device is configured and stopped.
-            check("rte_eth_dev_set_mtu", unsafe { sys::rte_eth_dev_set_mtu(id, mtu) })?;
+            check("rte_eth_dev_set_mtu", unsafe {
+                sys::rte_eth_dev_set_mtu(id, mtu)
+            })?;
         }
         // SAFETY: a query on a valid port.
         let socket = unsafe { sys::rte_eth_dev_socket_id(id) };
-        let socket = if socket < 0 { sys::SOCKET_ID_ANY } else { socket } as u32;
+        let socket = if socket < 0 {
+            sys::SOCKET_ID_ANY
+        } else {
+            socket
+        } as u32;
         let mut rxconf = di.default_rxconf;
         rxconf.offloads = conf.rxmode.offloads;
         let mut txconf = di.default_txconf;

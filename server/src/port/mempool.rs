@@ -53,7 +53,8 @@ impl Mempool {
                 eal.socket_id(),
             )
         };
-        let ptr = NonNull::new(ptr).ok_or_else(|| PortError::from_rte_errno("rte_pktmbuf_pool_create"))?;
+        let ptr = NonNull::new(ptr)
+            .ok_or_else(|| PortError::from_rte_errno("rte_pktmbuf_pool_create"))?;
         Ok(Mempool(Arc::new(PoolInner {
             ptr,
             size: n,

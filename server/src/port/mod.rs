@@ -22,9 +22,7 @@ mod worker;
 
 pub use clock::TscClock;
 pub use eal::Eal;
-pub use ethdev::{
-    LinkStatus, Port, PortConfig, PortInfo, PortStats, RssStatus, SYMMETRIC_RSS_KEY,
-};
+pub use ethdev::{LinkStatus, Port, PortConfig, PortInfo, PortStats, RssStatus, SYMMETRIC_RSS_KEY};
 pub use mbuf::Mbuf;
 pub use mempool::Mempool;
 pub use queue::{RxQueue, TxBatch, TxQueue, TxStats, BURST};

@@ -84,23 +84,40 @@ impl VethNs {
             host_if: format!("tt{tag}h{id}"),
             ns_if: format!("tt{tag}n{id}"),
         };
-        assert!(v.host_if.len() <= 15 && v.ns_if.len() <= 15, "interface name too long");
+        assert!(
+            v.host_if.len() <= 15 && v.ns_if.len() <= 15,
+            "interface name too long"
+        );
         // Leftovers of an earlier crashed run with the same pid.
         let _ = Command::new("ip").args(["netns", "del", &v.ns]).output();
-        let _ = Command::new("ip").args(["link", "del", &v.host_if]).output();
+        let _ = Command::new("ip")
+            .args(["link", "del", &v.host_if])
+            .output();
         sh(&["ip", "netns", "add", &v.ns]);
-        sh(&["ip", "link", "add", &v.host_if, "type", "veth", "peer", "name", &v.ns_if]);
+        sh(&[
+            "ip", "link", "add", &v.host_if, "type", "veth", "peer", "name", &v.ns_if,
+        ]);
         sh(&["ip", "link", "set", &v.ns_if, "netns", &v.ns]);
         sh(&["ip", "link", "set", &v.host_if, "up"]);
         v.ns_exec(&["ip", "link", "set", "lo", "up"]);
         v.ns_exec(&["ip", "addr", "add", ns_addr, "dev", &v.ns_if]);
         v.ns_exec(&["ip", "link", "set", &v.ns_if, "up"]);
         // Without this the packet socket sees partial checksums and GSO super-frames.
-        let off = ["tx", "off", "rx", "off", "tso", "off", "gso", "off", "gro", "off"];
+        let off = [
+            "tx", "off", "rx", "off", "tso", "off", "gso", "off", "gro", "off",
+        ];
         let mut a = vec!["ethtool", "-K", v.host_if.as_str()];
         a.extend(off);
         sh(&a);
-        let mut a = vec!["ip", "netns", "exec", v.ns.as_str(), "ethtool", "-K", v.ns_if.as_str()];
+        let mut a = vec![
+            "ip",
+            "netns",
+            "exec",
+            v.ns.as_str(),
+            "ethtool",
+            "-K",
+            v.ns_if.as_str(),
+        ];
         a.extend(off);
         sh(&a);
         v
@@ -120,7 +137,9 @@ impl VethNs {
 
 impl Drop for VethNs {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["link", "del", &self.host_if]).output();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.host_if])
+            .output();
         let _ = Command::new("ip").args(["netns", "del", &self.ns]).output();
     }
 }

@@ -75,6 +75,7 @@ run_a() { # tcpterm macswap
     >>"$TMP/ar.txt"
   echo "  round $1 A tcpterm macswap: generator Rx-pps $(tail -1 "$TMP/a.txt")," \
     "reflector Tx-pps $(tail -1 "$TMP/ar.txt")"
+  echo "    $(grep 'macswap: rx' "$TMP/refl-a$1.log" | cut -d';' -f2-)"
 }
 
 run_b() { # dpdk-testpmd macswap

@@ -32,7 +32,12 @@ fi
 cargo build --release -q -p tcpterm --example macswap
 MACSWAP=target/release/examples/macswap
 TMP=$(mktemp -d /tmp/tcpterm-bench.XXXXXX)
-[ -n "${KEEP:-}" ] || trap 'rm -rf "$TMP"' EXIT
+cleanup() {
+  # EAL leaves its runtime directories behind.
+  rm -rf "/var/run/dpdk/tt-gen-$$" "/var/run/dpdk/tt-refl-$$"
+  [ -n "${KEEP:-}" ] || rm -rf "$TMP"
+}
+trap cleanup EXIT
 [ -n "${KEEP:-}" ] && echo "logs: $TMP"
 SOCK=$TMP/memif.sock
 EAL_COMMON=(--no-huge --no-pci -m 512)

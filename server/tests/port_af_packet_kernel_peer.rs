@@ -44,6 +44,8 @@ fn af_packet_kernel_arp_request_seen_and_answered() {
     }
     let net = VethNs::new("ap", "198.18.0.2/24");
     let vdev = format!("net_af_packet0,iface={},qpairs=1", net.host_if);
+    let _rt = port_common::runtime_dir("afp");
+
     let eal = Eal::init(eal_args("afp", 0, &[vdev])).expect("EAL");
     let pool = Mempool::new(&eal, "afp_pool", 4095, 32).unwrap();
     let id = Port::id_by_name(&eal, "net_af_packet0").expect("af_packet port");

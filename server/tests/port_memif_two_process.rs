@@ -27,6 +27,8 @@ fn open(eal: &Eal, pool: &Mempool) -> Port {
 
 /// The sending side, in the child process.
 fn client(socket: &str) {
+    let _rt = port_common::runtime_dir("memif-c");
+
     let eal = Eal::init(eal_args("memif-c", 1, &[memif_vdev("client", socket)])).expect("EAL");
     let pool = Mempool::new(&eal, "memif_c", 8191, 256).unwrap();
     let port = open(&eal, &pool);
@@ -74,6 +76,8 @@ fn memif_million_frames_cross_counted_on_both_sides() {
     }
     let socket = format!("/tmp/tcpterm-test-memif-{}.sock", std::process::id());
     let _ = std::fs::remove_file(&socket);
+    let _rt = port_common::runtime_dir("memif-s");
+
     let eal = Eal::init(eal_args("memif-s", 0, &[memif_vdev("server", &socket)])).expect("EAL");
     let pool = Mempool::new(&eal, "memif_s", 8191, 256).unwrap();
     let port = open(&eal, &pool);

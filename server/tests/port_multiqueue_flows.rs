@@ -21,6 +21,8 @@ fn af_packet_two_queues_spread_flows_and_keep_each_flow_on_one_queue() {
     }
     let net = VethNs::new("mq", "198.18.0.2/24");
     let vdev = format!("net_af_packet0,iface={},qpairs=2", net.host_if);
+    let _rt = port_common::runtime_dir("mq");
+
     let eal = Eal::init(eal_args("mq", 0, &[vdev])).expect("EAL");
     let pool = Mempool::new(&eal, "mq_pool", 8191, 64).unwrap();
     let id = Port::id_by_name(&eal, "net_af_packet0").expect("af_packet port");

@@ -41,6 +41,8 @@ fn recv_all(rxq: &mut tcpterm::port::RxQueue, want: usize) -> Vec<Mbuf> {
 
 #[test]
 fn ring_loopback_frames_intact_and_no_mbuf_leaks() {
+    let _rt = port_common::runtime_dir("ring");
+
     let eal = Eal::init(eal_args("ring", 0, &["net_ring0".to_string()])).expect("EAL init");
     assert!(matches!(
         Eal::init(eal_args("ring2", 0, &[])),

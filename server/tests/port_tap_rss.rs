@@ -31,6 +31,8 @@ fn tap_two_queues_spread_flows_and_keep_each_flow_on_one_queue() {
     let iface = format!("tttap{}", std::process::id() % 100_000);
     let _cleanup = DelLink(iface.clone());
     let vdev = format!("net_tap0,iface={iface}");
+    let _rt = port_common::runtime_dir("tap");
+
     let eal = Eal::init(eal_args("tap", 0, &[vdev])).expect("EAL");
     let pool = Mempool::new(&eal, "tap_pool", 8191, 64).unwrap();
     let id = Port::id_by_name(&eal, "net_tap0").expect("tap port");

@@ -72,7 +72,7 @@ pub fn require_root(test: &str) -> bool {
     if is_root() {
         return true;
     }
-    println!("SKIPPED {test}: needs root for network namespaces and veth (CI runs as root)");
+    println!("SKIPPED {test}: needs root to create network namespaces, veth and tap interfaces (CI runs as root)");
     false
 }
 

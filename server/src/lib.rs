@@ -1,1 +1,2 @@
 //! tcpterm runtime library.
+pub mod port;

@@ -584,8 +584,8 @@ impl GenApp {
                 self.sweep_pos = 0;
             }
             if let Some(t) = &self.tracked[self.sweep_pos] {
-                let phase_ok = phase.map_or(true, |p| t.phase as usize == p);
-                let due = now.map_or(true, |now| t.deadline != 0 && t.deadline <= now);
+                let phase_ok = phase.is_none_or(|p| t.phase as usize == p);
+                let due = now.is_none_or(|now| t.deadline != 0 && t.deadline <= now);
                 if phase_ok && due {
                     out.push((t.handle, t.serial));
                 }

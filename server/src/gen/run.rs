@@ -41,6 +41,9 @@ pub struct GenConfig {
     pub eal_args: Vec<String>,
 }
 
+/// How long a worker keeps receiving after its last connection ended.
+const LINGER: Duration = Duration::from_millis(300);
+
 /// How often workers report (the live line is built from these).
 const REPORT_EVERY: Duration = Duration::from_millis(200);
 
@@ -116,6 +119,7 @@ fn worker(ctx: &crate::port::WorkerCtx, s: WorkerSetup) -> Result<(), String> {
     let every = REPORT_EVERY.as_micros() as u64;
     let mut next_report = clock.now().as_micros() + every;
     let mut stopped = false;
+    let mut linger_until: Option<stack::Instant> = None;
     let send =
         |engines: &mut [Engine<GenApp>], driver: &Driver, now: stack::Instant, done: bool| {
             let ran = driver
@@ -164,10 +168,18 @@ fn worker(ctx: &crate::port::WorkerCtx, s: WorkerSetup) -> Result<(), String> {
             stopped = true;
             driver.stop(&mut engines, now, &mut tx);
         }
-        driver.tick(&mut engines, now, &mut tx);
+        if linger_until.is_none() {
+            driver.tick(&mut engines, now, &mut tx);
+        }
         tx.flush();
-        if driver.is_done() {
-            break;
+        match linger_until {
+            Some(t) if now >= t => break,
+            None if driver.is_done() => {
+                // Keep answering for a moment: the last ACKs must reach the server, and its
+                // retransmitted FINs get an answer from TIME_WAIT, before the port goes away.
+                linger_until = Some(now + LINGER);
+            }
+            _ => {}
         }
         if now.as_micros() >= next_report {
             next_report = now.as_micros() + every;

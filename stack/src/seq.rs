@@ -131,7 +131,8 @@ mod tests {
         assert_eq!(b - a, 10);
         assert_eq!(b.diff(a), 10);
         assert_eq!(a.diff(b), -10);
-        assert!(SeqNum(5).in_range(a, b));
+        assert!(SeqNum(2).in_range(a, b));
+        assert!(!SeqNum(5).in_range(a, b));
         assert!(!b.in_range(a, b));
         assert_eq!(a.max(b), b);
         assert_eq!(a.min(b), a);

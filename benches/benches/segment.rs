@@ -12,7 +12,7 @@
 
 use core::net::SocketAddrV4;
 use core::time::Duration;
-use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use stack::config::TcpConfig;
 use stack::engine::Engine;
 use stack::flow::FourTuple;
@@ -213,7 +213,7 @@ fn segment(c: &mut Criterion) {
         let mut st: Option<SegBench> = None;
         g.bench_function(name, |b| {
             let s = st.get_or_insert_with(|| SegBench::new(dack, offload));
-            b.iter(|| s.one())
+            b.iter_custom(|iters| timed_iters(iters, || s.one()))
         });
         if let Some(s) = st {
             s.report(name);
@@ -228,15 +228,17 @@ fn micro(c: &mut Criterion) {
     // parse_frame of a full-sized data segment (software checksum, then NIC-verified).
     let frame = data_frame(1448);
     g.bench_function("parse_frame/1448B_data/sw_csum", |b| {
-        b.iter(|| {
-            let p = parse_frame(
-                black_box(&frame),
-                SERVER_MAC,
-                SERVER_IP,
-                ChecksumCaps::default(),
-                RxMeta::default(),
-            );
-            assert!(matches!(p, Ok(Parsed::Tcp { .. })));
+        b.iter_custom(|iters| {
+            timed_iters(iters, || {
+                let p = parse_frame(
+                    black_box(&frame),
+                    SERVER_MAC,
+                    SERVER_IP,
+                    ChecksumCaps::default(),
+                    RxMeta::default(),
+                );
+                assert!(matches!(p, Ok(Parsed::Tcp { .. })));
+            })
         })
     });
     let caps = ChecksumCaps {
@@ -249,9 +251,11 @@ fn micro(c: &mut Criterion) {
         l4: RxCsum::Good,
     };
     g.bench_function("parse_frame/1448B_data/csum_offload", |b| {
-        b.iter(|| {
-            let p = parse_frame(black_box(&frame), SERVER_MAC, SERVER_IP, caps, good);
-            assert!(matches!(p, Ok(Parsed::Tcp { .. })));
+        b.iter_custom(|iters| {
+            timed_iters(iters, || {
+                let p = parse_frame(black_box(&frame), SERVER_MAC, SERVER_IP, caps, good);
+                assert!(matches!(p, Ok(Parsed::Tcp { .. })));
+            })
         })
     });
 
@@ -259,7 +263,11 @@ fn micro(c: &mut Criterion) {
     let buf: Vec<u8> = (0..1500u32).map(|i| (i * 7) as u8).collect();
     g.throughput(Throughput::Bytes(1500));
     g.bench_function("checksum/1500B", |b| {
-        b.iter(|| checksum::checksum(black_box(&buf)))
+        b.iter_custom(|iters| {
+            timed_iters(iters, || {
+                black_box(checksum::checksum(black_box(&buf)));
+            })
+        })
     });
     g.throughput(Throughput::Elements(1));
 
@@ -287,20 +295,24 @@ fn micro(c: &mut Criterion) {
     }
     let mut i = 0usize;
     g.bench_function("conn_table/lookup_hit_1M", |b| {
-        b.iter(|| {
-            let k = &keys[i];
-            i = if i + 1 == keys.len() { 0 } else { i + 1 };
-            let id = table.lookup(black_box(k));
-            debug_assert!(id.is_some());
-            black_box(id)
+        b.iter_custom(|iters| {
+            timed_iters(iters, || {
+                let k = &keys[i];
+                i = if i + 1 == keys.len() { 0 } else { i + 1 };
+                let id = table.lookup(black_box(k));
+                debug_assert!(id.is_some());
+                black_box(id);
+            })
         })
     });
     let mut miss = keys[0];
     miss.local_ip = core::net::Ipv4Addr::new(10, 0, 0, 1);
     g.bench_function("conn_table/lookup_miss_1M", |b| {
-        b.iter(|| {
-            miss.remote_port = miss.remote_port.wrapping_add(1);
-            black_box(table.lookup(black_box(&miss)))
+        b.iter_custom(|iters| {
+            timed_iters(iters, || {
+                miss.remote_port = miss.remote_port.wrapping_add(1);
+                black_box(table.lookup(black_box(&miss)));
+            })
         })
     });
     drop(table);
@@ -314,18 +326,21 @@ fn micro(c: &mut Criterion) {
     }
     let mut j = 0u64;
     g.bench_function("timer_wheel/schedule_cancel_1M_pending", |b| {
-        b.iter(|| {
-            j = j.wrapping_add(0x9e37_79b9);
-            let at = t0 + Duration::from_micros(200_000 + (j % 60_000_000));
-            let id = wheel.schedule(at, j as u32);
-            black_box(wheel.cancel(black_box(id)))
+        b.iter_custom(|iters| {
+            timed_iters(iters, || {
+                j = j.wrapping_add(0x9e37_79b9);
+                let at = t0 + Duration::from_micros(200_000 + (j % 60_000_000));
+                let id = wheel.schedule(at, j as u32);
+                black_box(wheel.cancel(black_box(id)));
+            })
         })
     });
-    // Schedule of timers that fire later: fresh wheels per batch so sizes stay fixed.
-    g.bench_function("timer_wheel/schedule_then_poll_expired_x1024", |b| {
-        b.iter_batched_ref(
-            || TimerWheel::<u32>::new(t0, Duration::from_millis(1)),
-            |w| {
+    // A fresh wheel, 1024 timers over 200 ms, all polled out: the whole life of a burst.
+    g.throughput(Throughput::Elements(1024));
+    g.bench_function("timer_wheel/new_schedule_1024_poll_all", |b| {
+        b.iter_custom(|iters| {
+            timed_iters(iters, || {
+                let mut w = TimerWheel::<u32>::new(t0, Duration::from_millis(1));
                 for i in 0..1024u32 {
                     w.schedule(t0 + Duration::from_millis(1 + (i as u64 % 200)), i);
                 }
@@ -335,9 +350,8 @@ fn micro(c: &mut Criterion) {
                     n += 1;
                 }
                 assert_eq!(n, 1024);
-            },
-            BatchSize::SmallInput,
-        )
+            })
+        })
     });
     g.finish();
 }

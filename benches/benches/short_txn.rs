@@ -257,12 +257,6 @@ impl PairTxn {
     }
 }
 
-fn timed(f: impl FnOnce()) -> Duration {
-    let t = std::time::Instant::now();
-    f();
-    t.elapsed()
-}
-
 fn short_txn(c: &mut Criterion) {
     let mut g = c.benchmark_group("short_txn");
     g.throughput(Throughput::Elements(1));

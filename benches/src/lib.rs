@@ -381,3 +381,45 @@ pub fn patch_tcp_u32(frame: &mut [u8], field_off: usize, value: u32) {
     let new = !(sum as u16);
     frame[csum_off..csum_off + 2].copy_from_slice(&new.to_be_bytes());
 }
+
+/// CPU time this thread has run, which other processes' load does not inflate (the machine is
+/// shared; wall time there mostly measures the scheduler).
+pub fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the timespec it is given, which lives on this stack.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Whether benches time with this thread's CPU time (`TCPTERM_BENCH_CLOCK=cpu`) instead of the
+/// wall clock (the default).
+pub fn cpu_clock() -> bool {
+    static CPU: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *CPU.get_or_init(|| std::env::var("TCPTERM_BENCH_CLOCK").is_ok_and(|v| v == "cpu"))
+}
+
+/// Times `f` with the bench clock (see `cpu_clock`), for criterion's `iter_custom`.
+pub fn timed(f: impl FnOnce()) -> Duration {
+    if cpu_clock() {
+        let t = thread_cpu_time();
+        f();
+        thread_cpu_time() - t
+    } else {
+        let t = std::time::Instant::now();
+        f();
+        t.elapsed()
+    }
+}
+
+/// Runs `f` `iters` times under `timed`.
+pub fn timed_iters(iters: u64, mut f: impl FnMut()) -> Duration {
+    timed(|| {
+        for _ in 0..iters {
+            f();
+        }
+    })
+}

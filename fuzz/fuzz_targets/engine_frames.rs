@@ -166,7 +166,7 @@ impl World {
         while !(w.duo.b.app().handles.len() == 3 && w.duo.a.app().handles.len() == 3) {
             assert!(w.duo.now < deadline, "set-up did not establish");
             w.rounds(64);
-            w.duo.now += Duration::from_millis(100);
+            w.duo.now += Duration::from_millis(10);
             w.poll();
         }
         w
@@ -373,8 +373,9 @@ fn run(data: &[u8]) {
             // Time passes; timers fire.
             5 => {
                 let v = inp.u16().unwrap_or(0) as u64;
+                // Up to 65 s: past RTOs, delayed ACKs, TIME_WAIT (MSL 1 s) and FIN_WAIT_2.
                 let d = if op & 0x40 != 0 {
-                    Duration::from_millis(v * 10)
+                    Duration::from_millis(v)
                 } else {
                     Duration::from_micros(v * 10)
                 };
@@ -427,13 +428,19 @@ fn run(data: &[u8]) {
             w.duo.b.counters(),
         );
     }
-    // Finally let every timer run out: whatever state the input left, shutdown must finish.
+    // Finally let the timers run out, jumping from deadline to deadline (fixed steps would make
+    // the wheel walk every tick in between): whatever state the input left, shutdown proceeds.
     let now = w.duo.now;
     w.duo.b.close_all(now, &mut w.duo.b_out);
     w.duo.a.close_all(now, &mut w.duo.a_out);
     for _ in 0..64 {
         w.rounds(16);
-        w.duo.now += Duration::from_secs(5);
+        let next = [w.duo.a.poll_at(), w.duo.b.poll_at()]
+            .into_iter()
+            .flatten()
+            .min();
+        let Some(next) = next else { break };
+        w.duo.now = next.max(w.duo.now + Duration::from_millis(1));
         w.poll();
     }
 }

@@ -224,6 +224,7 @@ fn segment(c: &mut Criterion) {
 
 fn micro(c: &mut Criterion) {
     let mut g = c.benchmark_group("micro");
+    g.throughput(Throughput::Elements(1));
 
     // parse_frame of a full-sized data segment (software checksum, then NIC-verified).
     let frame = data_frame(1448);

@@ -42,15 +42,16 @@ echo "== target/release/conn_memory $N_CONNS"
 # Criterion prints "name\n  time: [lo mid hi]\n  thrpt: [lo mid hi]"; keep the middle values.
 summarize() {
     awk '
-        /^[a-z_]+\/[^ ]+/ && !/time:|thrpt:/ { name=$1 }
-        /^[a-z_]+\/[^ ]+ +time:/ { name=$1 }
-        /time:/ { sub(/.*time: +\[/, ""); split($0, a, " "); t=a[3] " " a[4] }
-        /thrpt:/ { sub(/.*thrpt: +\[/, ""); split($0, a, " "); printf "  %-58s %12s  %s %s\n", name, t, a[3], a[4]; name="" }
+        /^[a-z_]+\/[^ ]+/ { name=$1 }
+        /time:/ && name != "" { line=$0; sub(/.*time: +\[/, "", line); split(line, a, " "); t=a[3] " " a[4] }
+        /thrpt:/ && name != "" { line=$0; sub(/.*thrpt: +\[/, "", line); split(line, a, " ");
+            printf "  %-58s %12s  %s %s\n", name, t, a[3], a[4]; name="" }
     ' "$1"
 }
 
 echo
 echo "================ summary ================"
+echo "clock: ${TCPTERM_BENCH_CLOCK:-wall} (TCPTERM_BENCH_CLOCK=cpu times with this thread's CPU time)"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load avg $(cut -d' ' -f1-3 /proc/loadavg)"
 for f in short_txn kernel_txn segment; do
     echo "-- $f (per element, throughput)"

@@ -222,6 +222,31 @@ fn segment(c: &mut Criterion) {
     g.finish();
 }
 
+/// 1M entries keyed like remote clients of 4 server ports, and the keys in random order.
+fn big_table() -> (ConnTable<u64>, Vec<FourTuple>) {
+    const N: usize = 1_000_000;
+    let mut table: ConnTable<u64> = ConnTable::new(1 << 20, 0x1234_5678);
+    let mut rng = stack::sim::SimRng::new(7);
+    let mut keys = Vec::with_capacity(N);
+    while keys.len() < N {
+        let r = rng.next_u64();
+        let key = FourTuple {
+            local_ip: SERVER_IP,
+            local_port: 80 + (r % 4) as u16,
+            remote_ip: core::net::Ipv4Addr::from(0xc612_0000u32 | ((r >> 8) as u32 & 0xffff)),
+            remote_port: (r >> 32) as u16,
+        };
+        if table.insert(key, r).is_ok() {
+            keys.push(key);
+        }
+    }
+    for i in (1..keys.len()).rev() {
+        let j = rng.below(i as u64 + 1) as usize;
+        keys.swap(i, j);
+    }
+    (table, keys)
+}
+
 fn micro(c: &mut Criterion) {
     let mut g = c.benchmark_group("micro");
     g.throughput(Throughput::Elements(1));
@@ -273,29 +298,11 @@ fn micro(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
 
     // ConnTable lookup with 1M live entries, keys visited in a scrambled order (cache misses,
-    // as with many connections in flight).
-    const N: usize = 1_000_000;
-    let mut table: ConnTable<u64> = ConnTable::new(1 << 20, 0x1234_5678);
-    let mut rng = stack::sim::SimRng::new(7);
-    let mut keys = Vec::with_capacity(N);
-    while keys.len() < N {
-        let r = rng.next_u64();
-        let key = FourTuple {
-            local_ip: SERVER_IP,
-            local_port: 80 + (r % 4) as u16,
-            remote_ip: core::net::Ipv4Addr::from(0xc612_0000u32 | ((r >> 8) as u32 & 0xffff)),
-            remote_port: (r >> 32) as u16,
-        };
-        if table.insert(key, r).is_ok() {
-            keys.push(key);
-        }
-    }
-    for i in (1..keys.len()).rev() {
-        let j = rng.below(i as u64 + 1) as usize;
-        keys.swap(i, j);
-    }
+    // as with many connections in flight). Built lazily, so a name filter skips it.
+    let mut tbl: Option<(ConnTable<u64>, Vec<FourTuple>)> = None;
     let mut i = 0usize;
     g.bench_function("conn_table/lookup_hit_1M", |b| {
+        let (table, keys) = tbl.get_or_insert_with(big_table);
         b.iter_custom(|iters| {
             timed_iters(iters, || {
                 let k = &keys[i];
@@ -306,9 +313,10 @@ fn micro(c: &mut Criterion) {
             })
         })
     });
-    let mut miss = keys[0];
-    miss.local_ip = core::net::Ipv4Addr::new(10, 0, 0, 1);
     g.bench_function("conn_table/lookup_miss_1M", |b| {
+        let (table, keys) = tbl.get_or_insert_with(big_table);
+        let mut miss = keys[0];
+        miss.local_ip = core::net::Ipv4Addr::new(10, 0, 0, 1);
         b.iter_custom(|iters| {
             timed_iters(iters, || {
                 miss.remote_port = miss.remote_port.wrapping_add(1);
@@ -316,17 +324,21 @@ fn micro(c: &mut Criterion) {
             })
         })
     });
-    drop(table);
-    drop(keys);
+    drop(tbl);
 
     // TimerWheel schedule + cancel with 1M other timers pending.
     let t0 = Instant::from_secs(1);
-    let mut wheel: TimerWheel<u32> = TimerWheel::new(t0, Duration::from_millis(1));
-    for i in 0..1_000_000u32 {
-        wheel.schedule(t0 + Duration::from_millis(1 + (rng.below(120_000))), i);
-    }
+    let mut wheel: Option<TimerWheel<u32>> = None;
     let mut j = 0u64;
     g.bench_function("timer_wheel/schedule_cancel_1M_pending", |b| {
+        let wheel = wheel.get_or_insert_with(|| {
+            let mut rng = stack::sim::SimRng::new(8);
+            let mut w = TimerWheel::new(t0, Duration::from_millis(1));
+            for i in 0..1_000_000u32 {
+                w.schedule(t0 + Duration::from_millis(1 + (rng.below(120_000))), i);
+            }
+            w
+        });
         b.iter_custom(|iters| {
             timed_iters(iters, || {
                 j = j.wrapping_add(0x9e37_79b9);
@@ -336,6 +348,7 @@ fn micro(c: &mut Criterion) {
             })
         })
     });
+    drop(wheel);
     // A fresh wheel, 1024 timers over 200 ms, all polled out: the whole life of a burst.
     g.throughput(Throughput::Elements(1024));
     g.bench_function("timer_wheel/new_schedule_1024_poll_all", |b| {

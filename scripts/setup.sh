@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Installs everything a fresh Debian machine needs to build and test tcpterm. Idempotent.
+# Installs everything a fresh Debian machine needs to build and test tcpterm. Idempotent:
+# packages already installed are not touched, and apt is not called at all when none is missing.
+#   dpdk, libdpdk-dev      DPDK 22.11 shared libraries, PMD plugins, headers, libdpdk.pc
+#   pkg-config             finds DPDK for dpdk-sys/build.rs
+#   libclang1-14, libclang-common-14-dev   libclang for bindgen (runtime-loaded) and its headers
+#   iproute2, ethtool, bash   the kernel-peer tests (netns, veth, offloads, /dev/udp)
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 need=()
-for p in pkg-config; do
+for p in pkg-config dpdk libdpdk-dev libclang1-14 libclang-common-14-dev iproute2 ethtool; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

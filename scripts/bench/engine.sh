@@ -6,7 +6,14 @@
 #   --quick   shorter criterion runs (1 s warm-up, 3 s measurement)
 #   N_CONNS   connections for the memory probe (default 100000)
 # Environment: WARMUP / MEASURE (seconds) override the criterion times.
+#   TCPTERM_BENCH_CLOCK=cpu  time engine benches with the thread's CPU time (loaded machines)
+#   BOOST=1                  run in a session of its own with autogroup nice -15 (root), so
+#                            other sessions' builds take less of the CPU from the benches
 set -euo pipefail
+if [[ "${BOOST:-0}" == 1 && -z "${_ENGINE_SH_BOOSTED:-}" ]]; then
+    export _ENGINE_SH_BOOSTED=1
+    exec setsid -w bash -c 'echo -15 > /proc/self/autogroup 2>/dev/null || echo "BOOST: cannot set autogroup nice" >&2; exec "$0" "$@"' "$0" "$@"
+fi
 cd "$(dirname "$0")/../.."
 
 WARMUP=${WARMUP:-2}
@@ -52,6 +59,7 @@ summarize() {
 echo
 echo "================ summary ================"
 echo "clock: ${TCPTERM_BENCH_CLOCK:-wall} (TCPTERM_BENCH_CLOCK=cpu times with this thread's CPU time)"
+echo "autogroup: $(cat /proc/self/autogroup 2>/dev/null || echo n/a)"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load avg $(cut -d' ' -f1-3 /proc/loadavg)"
 for f in short_txn kernel_txn segment; do
     echo "-- $f (per element, throughput)"

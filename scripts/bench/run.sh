@@ -1,0 +1,518 @@
+#!/usr/bin/env bash
+# The benchmark suite: tcpterm serve on one core, tcpterm gen on another, joined by one wire
+# (net_memif here; scripts/bench/nic.sh runs the same steps over two NIC ports). Writes
+# bench/results/<date>.md and PNG plots in bench/results/<date>/. See BENCHMARKS.md.
+#
+#   scripts/bench/run.sh [--quick] [--steps LIST] [--out DIR]
+#     --quick      a few seconds per step, 100k idle connections (smoke test)
+#     --steps      comma list of steps to run (default all): ceiling,echo,short,bulk,conns,
+#                  latency,kernel  (echo needs ceiling for its ratio, latency needs echo)
+#     --out DIR    results directory (default bench/results)
+#   env: SRV_CORE (0), GEN_CORE (1), NICE (-15; 0 disables the raised priority),
+#        SECS (seconds per measurement; 8, quick 3), ROUNDS (alternating ceiling/echo rounds;
+#        3, quick 1), CONNS (idle connections of step 5; 1000000, quick 100000),
+#        MAX_CONNS (the most step 5 tries after CONNS, memory permitting; 10000000, quick 0),
+#        KEEP=1 keeps the raw logs.
+#   Internal (set by nic.sh): --wire nic --gen-dev PCI --srv-dev PCI.
+#
+# Needs root (DPDK), dpdk-testpmd (Debian dpdk-dev; installed if missing), jq.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+NICE=${NICE:--15}
+# Linux autogroups schedule each session as one unit, so plain `nice` does nothing against
+# processes of other sessions: run in a session of our own and raise that group's priority.
+if [ "$NICE" != 0 ] && [ -z "${TT_BENCH_INNER:-}" ] && [ -e /proc/self/autogroup ]; then
+  export NICE TT_BENCH_INNER=1
+  exec setsid -w bash -c 'echo "$NICE" >/proc/self/autogroup 2>/dev/null || true; exec bash "$0" "$@"' \
+    "$0" "$@"
+fi
+
+QUICK=0
+STEPS=ceiling,echo,short,bulk,conns,latency,kernel
+OUTDIR=bench/results
+WIRE=memif
+GEN_DEV= SRV_DEV=
+while [ $# -gt 0 ]; do
+  case $1 in
+  --quick) QUICK=1 ;;
+  --steps) STEPS=$2; shift ;;
+  --out) OUTDIR=$2; shift ;;
+  --wire) WIRE=$2; shift ;;
+  --gen-dev) GEN_DEV=$2; shift ;;
+  --srv-dev) SRV_DEV=$2; shift ;;
+  -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+  *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+has() { [[ ",$STEPS," == *",$1,"* ]]; }
+
+SRV_CORE=${SRV_CORE:-0}
+GEN_CORE=${GEN_CORE:-1}
+if [ "$QUICK" = 1 ]; then
+  SECS=${SECS:-3} ROUNDS=${ROUNDS:-1} CONNS=${CONNS:-100000} MAX_CONNS=${MAX_CONNS:-0}
+else
+  SECS=${SECS:-8} ROUNDS=${ROUNDS:-3} CONNS=${CONNS:-1000000} MAX_CONNS=${MAX_CONNS:-10000000}
+fi
+SRV_IP=198.18.0.1
+GEN_IP=198.18.0.2
+CONN_RATE=${CONN_RATE:-100000} # idle connections opened per second in step 5
+
+TMP=$(mktemp -d /tmp/tcpterm-suite.XXXXXX)
+source scripts/bench/lib/common.sh
+trap cleanup EXIT
+trap 'echo; echo "interrupted"; exit 130' INT TERM
+
+# Each side's port, as EAL arguments. Everything else is the same for both wires.
+case $WIRE in
+memif)
+  # The server side is the memif server: it starts first and creates the socket.
+  SOCK=$TMP/memif.sock
+  SRV_WIRE=(--no-huge --no-pci -m 1024 --vdev "net_memif0,role=server,socket=$SOCK,socket-abstract=no")
+  GEN_WIRE=(--no-huge --no-pci -m 1024 --vdev "net_memif0,role=client,socket=$SOCK,socket-abstract=no")
+  FWD_MODE=macswap
+  WIRE_DESC="one net_memif wire (DPDK $(pkg-config --modversion libdpdk 2>/dev/null || echo '?'), --no-huge)"
+  ;;
+nic)
+  [ -n "$GEN_DEV" ] && [ -n "$SRV_DEV" ] || { echo "--wire nic needs --gen-dev and --srv-dev" >&2; exit 2; }
+  SRV_WIRE=(-a "$SRV_DEV")
+  GEN_WIRE=(-a "$GEN_DEV")
+  FWD_MODE=io
+  WIRE_DESC="NIC ports $GEN_DEV (generator) and $SRV_DEV (server), hugepages"
+  ;;
+*) echo "--wire must be memif or nic" >&2; exit 2 ;;
+esac
+
+DATE=$(date -u +%F)
+NAME=$DATE
+[ -e "$OUTDIR/$NAME.md" ] && NAME=$DATE-$(date -u +%H%M)
+mkdir -p "$OUTDIR/$NAME"
+MD=$OUTDIR/$NAME.md
+PLOTS=$OUTDIR/$NAME
+
+step "setup: building tcpterm (release) and the plot tool; wire: $WIRE_DESC"
+bash scripts/setup.sh >/dev/null
+if ! command -v dpdk-testpmd >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dpdk-dev >/dev/null
+fi
+command -v jq >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null
+cargo build --release -q -p tcpterm --bin tcpterm
+TT=$ROOT/target/release/tcpterm
+PLOT=
+if cargo build --release -q --manifest-path scripts/bench/plot/Cargo.toml 2>"$TMP/plot-build.log"; then
+  PLOT=$ROOT/scripts/bench/plot/target/release/tcpterm-plot
+else
+  log "plot tool did not build (no PNGs this run): $(tail -1 "$TMP/plot-build.log")"
+fi
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+log "server core $SRV_CORE, generator core $GEN_CORE, ${SECS}s per measurement, $ROUNDS round(s)," \
+  "nice $NICE (autogroup: $(cat /proc/self/autogroup 2>/dev/null || echo n/a)), load $LOAD_START"
+
+plot() { [ -n "$PLOT" ] && "$PLOT" "$@" 2>&1 | sed 's/^/    plot: /' || true; }
+NOTES=()
+note() { NOTES+=("$*"); log "note: $*"; }
+
+# ---- 1 + 2: the wire's ceiling and persistent echo, alternating rounds --------------------------
+CEIL_FWD_R=() CEIL_ECHO_R=() E_RPS_R=() E_RX_R=() E_TX_R=() E_ERR=0
+if has ceiling || has echo; then
+  for r in $(seq 1 "$ROUNDS"); do
+    if has ceiling; then
+      step "[1/7] round $r/$ROUNDS: wire ceiling, dpdk-testpmd flowgen -> $FWD_MODE, 64 B frames, ${SECS}s"
+      testpmd_ceiling "ceiling-$r" "$SECS"
+      CEIL_FWD_R+=("$CEIL_FWD") CEIL_ECHO_R+=("$CEIL_ECHO")
+      result "reflector forwards $(si "$CEIL_FWD") pps, generator gets back $(si "$CEIL_ECHO") pps"
+    fi
+    if has echo; then
+      step "[2/7] round $r/$ROUNDS: persistent echo, 64 B messages, 64 connections, ${SECS}s"
+      sc=$TMP/echo.toml
+      scenario scripts/scenarios/bench-echo.toml "$sc" DURATION="\"${SECS}s\""
+      start_server "echo-$r"
+      rc=0
+      run_gen "echo-$r" "$sc" 7 --ip "$GEN_IP/16" || rc=$?
+      stop_server
+      rps=$(gen_field "echo-$r" echo-max .requests_per_s)
+      E_RPS_R+=("$rps")
+      E_RX_R+=("$(srv_median rx_pps)") E_TX_R+=("$(srv_median tx_pps)")
+      errs=$(gen_errors "echo-$r" echo-max)
+      [ "$errs" != 0 ] && E_ERR=1
+      result "generator $(si "$rps") requests/s; server rx $(si "${E_RX_R[-1]}") pps," \
+        "tx $(si "${E_TX_R[-1]}") pps; errors $errs"
+    fi
+  done
+fi
+mid() { printf '%s\n' "$@" | median; }
+CEIL_FWD=$(mid "${CEIL_FWD_R[@]}") CEIL_ECHO=$(mid "${CEIL_ECHO_R[@]}")
+E_RPS=$(mid "${E_RPS_R[@]}") E_RX=$(mid "${E_RX_R[@]}") E_TX=$(mid "${E_TX_R[@]}")
+E_FRAC=$(calc '%.1f' 'c > 0 ? 100 * x / c : 0' x="$E_RX" c="$CEIL_FWD")
+E_RFRAC=$(calc '%.1f' 'c > 0 ? 100 * x / c : 0' x="$E_RPS" c="$CEIL_FWD")
+if has ceiling && has echo; then
+  result "medians: ceiling $(si "$CEIL_FWD") pps; echo server rx $(si "$E_RX") pps = $E_FRAC% of it," \
+    "$(si "$E_RPS") requests/s = $E_RFRAC%"
+fi
+
+# ---- 3: short HTTP transactions ---------------------------------------------------------------
+S_CPS=0 S_SRV_CPS=0 S_P99=0 S_ERR=-
+if has short; then
+  step "[3/7] short HTTP transactions: connect, GET, 128 B response, close; 512 in flight, ${SECS}s"
+  sc=$TMP/short.toml
+  scenario scripts/scenarios/bench-short-http.toml "$sc" DURATION="\"${SECS}s\""
+  start_server short
+  run_gen short "$sc" 80 --ip "$GEN_IP/16" || true
+  stop_server
+  S_CPS=$(gen_field short short-http .conns_per_s)
+  S_SRV_CPS=$(srv_median cps)
+  S_P99=$(gen_field short short-http .latency_us.p99)
+  S_ERR=$(gen_errors short short-http)
+  result "generator $(si "$S_CPS") transactions/s; server accepts $(si "$S_SRV_CPS") connections/s" \
+    "on 1 core; p99 $S_P99 µs; errors $S_ERR"
+fi
+
+# ---- 4: bulk ----------------------------------------------------------------------------------
+B1_TX=0 B1_RX=0 B16_TX=0 B16_RX=0 B_ERR1=- B_ERR16=-
+if has bulk; then
+  step "[4/7] bulk echo (both ways at once): 1 connection, then 16, ${SECS}s each"
+  sc=$TMP/bulk.toml
+  scenario scripts/scenarios/bench-bulk.toml "$sc" DURATION="\"${SECS}s\""
+  start_server bulk
+  run_gen bulk "$sc" 7 --ip "$GEN_IP/16" --rx-buf 256k --tx-buf 256k || true
+  stop_server
+  g() { calc '%.2f' 'v / 1000' v="$(gen_field bulk "$1" "$2")"; }
+  B1_TX=$(g bulk-1 .tx_mbit_per_s) B1_RX=$(g bulk-1 .rx_mbit_per_s)
+  B16_TX=$(g bulk-16 .tx_mbit_per_s) B16_RX=$(g bulk-16 .rx_mbit_per_s)
+  B_ERR1=$(gen_errors bulk bulk-1) B_ERR16=$(gen_errors bulk bulk-16)
+  result "1 connection: $B1_TX Gbit/s to the server, $B1_RX Gbit/s back; errors $B_ERR1"
+  result "16 connections: $B16_TX Gbit/s to the server, $B16_RX Gbit/s back; errors $B_ERR16"
+fi
+
+# ---- 5: idle connections and memory per connection --------------------------------------------
+C_ROWS=() # "conns|established|srv bytes/conn|gen bytes/conn|open rate|errors"
+C_BEST_EST=0 C_BPC=0
+idle_run() { # $1: connections
+  local n=$1 ips per=60000
+  ips=$(((n + per - 1) / per))
+  local last=$((ips + 9)) # 198.18.0.10 onwards
+  local range="198.18.0.10-198.18.$((last / 256)).$((last % 256))/16"
+  local open_s=$(((n + CONN_RATE - 1) / CONN_RATE))
+  local dur=$((open_s * 2 + 20))
+  step "[5/7] $(si "$n") idle established connections from $ips source addresses," \
+    "opened at $(si "$CONN_RATE")/s"
+  local sc=$TMP/idle-$n.toml
+  scenario scripts/scenarios/bench-idle.toml "$sc" DURATION="\"${dur}s\"" RATE="$CONN_RATE" CONNS="$n"
+  start_server "idle-$n" --max-conns $((n + n / 8 + 1024)) --syn-backlog 65536
+  sleep 1
+  local base gbase
+  base=$(rss_kb "$SRV_PID")
+  local rc=0
+  nice -n "$NICE" "$TT" gen --scenario "$sc" --target "$SRV_IP:7" --cores "$GEN_CORE" \
+    --json "$TMP/idle-$n.json" --ip "$range" --rx-buf 4k --tx-buf 4k --max-conns $((per + 1024)) \
+    -- -l "$GEN_CORE" --file-prefix "tt-gen-$$-idle-$n" "${GEN_WIRE[@]}" \
+    >"$TMP/idle-$n.gen.out" 2>"$TMP/idle-$n.gen.err" &
+  local gpid=$!
+  PIDS+=("$gpid")
+  PREFIXES+=("tt-gen-$$-idle-$n")
+  sleep 2
+  gbase=$(rss_kb "$gpid")
+  # Wait until the server holds them all (or stops gaining), then read both processes' RSS.
+  local est=0 prev=-1 still=0 t0=$SECONDS
+  while kill -0 "$gpid" 2>/dev/null; do
+    sleep 2
+    est=$(tail -1 "$SRV_STAT" | jq -r .est 2>/dev/null || echo 0)
+    est=${est:-0}
+    log "  established $(si "$est") of $(si "$n") (server RSS $(($(rss_kb "$SRV_PID") / 1024)) MiB)"
+    [ "$est" -ge "$n" ] && break
+    if [ "$est" -le "$prev" ]; then still=$((still + 1)); else still=0; fi
+    [ "$still" -ge 5 ] && break
+    prev=$est
+    [ $((SECONDS - t0)) -gt "$dur" ] && break
+  done
+  sleep 2 # let the last handshakes and counters settle
+  est=$(tail -1 "$SRV_STAT" | jq -r .est 2>/dev/null || echo 0)
+  local peak gpeak
+  peak=$(rss_kb "$SRV_PID")
+  gpeak=$(rss_kb "$gpid")
+  local elapsed=$((SECONDS - t0))
+  # End the phase (the generator closes everything), then stop both.
+  kill -INT "$gpid" 2>/dev/null || true
+  reap "$gpid" 60
+  stop_server
+  local bpc gbpc
+  bpc=$(calc '%.0f' 'e > 0 ? (p - b) * 1024 / e : 0' p="$peak" b="$base" e="$est")
+  gbpc=$(calc '%.0f' 'e > 0 ? (p - b) * 1024 / e : 0' p="$gpeak" b="$gbase" e="$est")
+  local errs
+  errs=$(jq -r '.phases[0] | if .errors == 0 then "0" else "\(.errors)" end' "$TMP/idle-$n.json" 2>/dev/null ||
+    echo "no report")
+  C_ROWS+=("$n|$est|$bpc|$gbpc|$((peak / 1024))|$errs")
+  if [ "$est" -gt "$C_BEST_EST" ]; then C_BEST_EST=$est; fi
+  [ "$n" = "$CONNS" ] && C_BPC=$bpc
+  result "$(si "$est") established; server RSS $((base / 1024)) -> $((peak / 1024)) MiB:" \
+    "$bpc bytes per connection (generator: $gbpc); ${elapsed}s to open; gen errors $errs"
+  IDLE_SRV_BPC=$bpc IDLE_GEN_BPC=$gbpc
+}
+if has conns; then
+  idle_run "$CONNS"
+  if [ "$MAX_CONNS" -gt "$CONNS" ]; then
+    # How far toward MAX_CONNS fits in half of the memory available now (both processes).
+    avail_kb=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)
+    per=$((IDLE_SRV_BPC + IDLE_GEN_BPC))
+    fit=$(calc '%.0f' 'p > 0 ? a * 1024 / 2 / p : 0' a="$avail_kb" p="$per")
+    next=$(((fit < MAX_CONNS ? fit : MAX_CONNS) / 1000000 * 1000000))
+    log "memory available $((avail_kb / 1024)) MiB; at $per bytes per connection (both sides)" \
+      "half of it holds $(si "$fit"): next try $(si "$next")"
+    if [ "$next" -gt "$CONNS" ]; then
+      idle_run "$next"
+    else
+      note "step 5 stayed at $(si "$CONNS") connections: $(si "$MAX_CONNS") would not fit in half the available memory ($((avail_kb / 1024)) MiB at $per B per connection for server + generator)"
+    fi
+  fi
+fi
+
+# ---- 6: latency at 10/50/90 % of the echo maximum ---------------------------------------------
+L_ROWS=() L_P99_50=0
+if has latency; then
+  if [ "$(calc '%d' 'r > 0' r="$E_RPS")" = 1 ]; then
+    r10=$(calc '%.0f' 'r * 0.1' r="$E_RPS") r50=$(calc '%.0f' 'r * 0.5' r="$E_RPS")
+    r90=$(calc '%.0f' 'r * 0.9' r="$E_RPS")
+    step "[6/7] echo latency at 10/50/90% of $(si "$E_RPS") requests/s" \
+      "($(si "$r10"), $(si "$r50"), $(si "$r90")), ${SECS}s each"
+    sc=$TMP/latency.toml
+    scenario scripts/scenarios/bench-latency.toml "$sc" DURATION="\"${SECS}s\"" \
+      RATE10="$r10" RATE50="$r50" RATE90="$r90"
+    start_server latency
+    run_gen latency "$sc" 7 --ip "$GEN_IP/16" || true
+    stop_server
+    for p in 10 50 90; do
+      ph=load-$p
+      row="$p|$(gen_field latency $ph .requests_per_s)|$(gen_field latency $ph .latency_us.p50)|$(gen_field latency $ph .latency_us.p99)|$(gen_field latency $ph .latency_us.p999)|$(gen_field latency $ph .lagged)|$(gen_errors latency $ph)"
+      L_ROWS+=("$row")
+      IFS='|' read -r _ lr l50 l99 l999 lag lerr <<<"$row"
+      [ "$p" = 50 ] && L_P99_50=$l99
+      result "$p%: $(si "$lr") requests/s, p50 $l50 µs, p99 $l99 µs, p99.9 $l999 µs (lagged $lag, errors $lerr)"
+    done
+  else
+    note "step 6 skipped: it needs step 2's maximum rate (run with --steps including echo)"
+  fi
+fi
+
+# ---- 7: the kernel as the alternative ---------------------------------------------------------
+K_ENGINE= K_KERNEL= K_NGINX=
+crit_thrpt() { # criterion output file -> the middle throughput value in elements/s
+  awk '/thrpt:/ { line=$0; sub(/.*thrpt: +\[/, "", line); split(line, a, " "); v=a[3]; u=a[4];
+    m = (u ~ /^K/) ? 1e3 : (u ~ /^M/) ? 1e6 : (u ~ /^G/) ? 1e9 : 1; printf "%.0f\n", v * m; exit }' "$1"
+}
+if has kernel; then
+  step "[7/7] the kernel as the alternative"
+  if [ -f benches/benches/short_txn.rs ] && [ -f benches/benches/kernel_txn.rs ]; then
+    ct=(--warm-up-time 1 --measurement-time "$([ "$QUICK" = 1 ] && echo 2 || echo 5)" --noplot)
+    log "cargo bench -p tcpterm-benches --bench short_txn / kernel_txn (in memory, one thread)"
+    if nice -n "$NICE" cargo bench -q -p tcpterm-benches --bench short_txn -- "${ct[@]}" \
+      >"$TMP/short_txn.txt" 2>&1; then
+      K_ENGINE=$(crit_thrpt "$TMP/short_txn.txt")
+    fi
+    if nice -n "$NICE" cargo bench -q -p tcpterm-benches --bench kernel_txn -- "${ct[@]}" \
+      >"$TMP/kernel_txn.txt" 2>&1; then
+      K_KERNEL=$(crit_thrpt "$TMP/kernel_txn.txt")
+    fi
+    K_NAME_E=$(awk '/time:/ {print prev; exit} {prev=$1}' "$TMP/short_txn.txt" 2>/dev/null)
+    K_NAME_K=$(awk '/time:/ {print prev; exit} {prev=$1}' "$TMP/kernel_txn.txt" 2>/dev/null)
+    result "engine (sim, in memory) ${K_NAME_E:-?}: $(si "${K_ENGINE:-0}") transactions/s;" \
+      "Linux loopback ${K_NAME_K:-?}: $(si "${K_KERNEL:-0}")/s"
+  else
+    note "benches/benches/{short_txn,kernel_txn}.rs not present: no in-memory engine vs kernel figure"
+  fi
+  if [ -x scripts/bench/vs-nginx.sh ] || [ -f scripts/bench/vs-nginx.sh ]; then
+    log "scripts/bench/vs-nginx.sh $([ "$QUICK" = 1 ] && echo --quick)"
+    if nice -n "$NICE" bash scripts/bench/vs-nginx.sh $([ "$QUICK" = 1 ] && echo --quick) \
+      >"$TMP/vs-nginx.txt" 2>&1; then
+      K_NGINX=$(tail -20 "$TMP/vs-nginx.txt")
+      result "vs-nginx.sh done (its summary goes into the results file)"
+    else
+      note "scripts/bench/vs-nginx.sh failed: $(tail -1 "$TMP/vs-nginx.txt")"
+    fi
+  else
+    note "scripts/bench/vs-nginx.sh not present: no wrk/ab vs nginx-light figures in this run"
+  fi
+fi
+
+# ---- report -----------------------------------------------------------------------------------
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+step "writing $MD and plots in $PLOTS/"
+verdict() { # VALUE OP TARGET -> met/missed
+  [ "$(calc '%d' "v $2 t" v="$1" t="$3")" = 1 ] && echo met || echo "**missed**"
+}
+{
+  echo "# Benchmark results $NAME"
+  echo
+  echo "\`scripts/bench/run.sh$([ "$QUICK" = 1 ] && echo ' --quick')$([ "$STEPS" != ceiling,echo,short,bulk,conns,latency,kernel ] && echo " --steps $STEPS")\`" \
+    "($([ "$WIRE" = nic ] && echo "via scripts/bench/nic.sh" || echo "memif"))"
+  echo
+  echo "- Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs))," \
+    "$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); $(uname -r)"
+  echo "- Wire: $WIRE_DESC. Server: \`tcpterm serve\`, one worker on core $SRV_CORE." \
+    "Generator: \`tcpterm gen\` (same engine), one worker on core $GEN_CORE."
+  echo "- ${SECS}s per measurement, $ROUNDS alternating ceiling/echo round(s), medians over rounds;" \
+    "server figures are medians of its per-second \`tcpterm stat\` rates."
+  echo "- Priority: autogroup nice $NICE. Load average at start $LOAD_START, at end $LOAD_END" \
+    "(other processes share these cores: absolute figures are noisy, ratios from the same run less so)."
+  echo "- Commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- stack server 2>/dev/null || echo ' (with local changes)')"
+  echo
+  echo "## Targets"
+  echo
+  echo "| target | measured | |"
+  echo "| --- | --- | --- |"
+  if has ceiling && has echo; then
+    echo "| persistent echo ≥ 70% of the wire's testpmd ceiling | $E_FRAC% (server rx packets/s; requests/s: $E_RFRAC%) | $(verdict "$E_FRAC" '>=' 70) |"
+  fi
+  if has short; then
+    echo "| ≥ 500,000 short HTTP transactions/s on one server core | $(si "$S_CPS")/s | $(verdict "$S_CPS" '>=' 500000) |"
+  fi
+  if has conns; then
+    echo "| ≤ 512 bytes per idle established connection | $C_BPC B (server RSS growth / connections at $(si "$CONNS")) | $(verdict "$C_BPC" '<=' 512) |"
+    echo "| 10 million concurrent connections on one machine | $(si "$C_BEST_EST") established | $(verdict "$C_BEST_EST" '>=' 10000000) |"
+  fi
+  if has latency && [ ${#L_ROWS[@]} -gt 0 ]; then
+    echo "| p99 echo latency < 10 µs at 50% load | $L_P99_50 µs | $(verdict "$L_P99_50" '<' 10) |"
+  fi
+  echo
+  if has ceiling || has echo; then
+    echo "## 1–2. Wire ceiling and persistent echo (64 B)"
+    echo
+    echo "| round | testpmd $FWD_MODE forwarded pps | flowgen echoed pps | echo: server rx pps | server tx pps | generator requests/s |"
+    echo "| --- | --- | --- | --- | --- | --- |"
+    for ((i = 0; i < ROUNDS; i++)); do
+      echo "| $((i + 1)) | $(si "${CEIL_FWD_R[$i]:-0}") | $(si "${CEIL_ECHO_R[$i]:-0}") | $(si "${E_RX_R[$i]:-0}") | $(si "${E_TX_R[$i]:-0}") | $(si "${E_RPS_R[$i]:-0}") |"
+    done
+    echo "| **median** | **$(si "$CEIL_FWD")** | $(si "$CEIL_ECHO") | **$(si "$E_RX")** | $(si "$E_TX") | **$(si "$E_RPS")** |"
+    echo
+    echo "Echo as a fraction of the ceiling: server received packets/s $E_FRAC%, requests/s $E_RFRAC%" \
+      "(one 64 B request is one frame each way). Errors counted by the generator:" \
+      "$([ "$E_ERR" = 0 ] && echo none || echo 'yes, see the logs')."
+    echo
+    echo "![ceiling and echo](${NAME}/echo.png)"
+    echo
+  fi
+  if has short; then
+    echo "## 3. Short HTTP transactions"
+    echo
+    echo "Connect, \`GET\`, 128 B body, client closes (FIN); 512 in flight; one server core."
+    echo
+    echo "| generator transactions/s | server new connections/s | p99 transaction | errors |"
+    echo "| --- | --- | --- | --- |"
+    echo "| $(si "$S_CPS") | $(si "$S_SRV_CPS") | $S_P99 µs | $S_ERR |"
+    echo
+  fi
+  if has bulk; then
+    echo "## 4. Bulk echo"
+    echo
+    echo "| connections | to the server, Gbit/s | back, Gbit/s | errors |"
+    echo "| --- | --- | --- | --- |"
+    echo "| 1 | $B1_TX | $B1_RX | $B_ERR1 |"
+    echo "| 16 | $B16_TX | $B16_RX | $B_ERR16 |"
+    echo
+    echo "![bulk](${NAME}/bulk.png)"
+    echo
+  fi
+  if has conns; then
+    echo "## 5. Idle established connections and memory"
+    echo
+    echo "| asked | established (server) | server bytes/conn | generator bytes/conn | server RSS, MiB | generator errors |"
+    echo "| --- | --- | --- | --- | --- | --- |"
+    for row in "${C_ROWS[@]}"; do
+      IFS='|' read -r a e b gb rss er <<<"$row"
+      echo "| $(si "$a") | $(si "$e") | $b | $gb | $rss | $er |"
+    done
+    echo
+    echo "Bytes per connection: growth of the process's RSS from before the generator started to" \
+      "when the connections were established, divided by the server's ESTABLISHED count."
+    echo
+    echo "![memory](${NAME}/memory.png)"
+    echo
+  fi
+  if has latency && [ ${#L_ROWS[@]} -gt 0 ]; then
+    echo "## 6. Echo latency under load"
+    echo
+    echo "Request start to complete echo, seen by the generator (resolution: one generator loop" \
+      "iteration); 64 connections, 64 B, paced."
+    echo
+    echo "| load | requests/s | p50 µs | p99 µs | p99.9 µs | lagged | errors |"
+    echo "| --- | --- | --- | --- | --- | --- | --- |"
+    for row in "${L_ROWS[@]}"; do
+      IFS='|' read -r p lr l50 l99 l999 lag lerr <<<"$row"
+      echo "| $p% | $(si "$lr") | $l50 | $l99 | $l999 | $lag | $lerr |"
+    done
+    echo
+    echo "![latency](${NAME}/latency.png)"
+    echo
+  fi
+  if has kernel; then
+    echo "## 7. The kernel"
+    echo
+    if [ -n "$K_ENGINE$K_KERNEL" ]; then
+      echo "In-memory short transactions on one thread (criterion, \`benches/benches/short_txn.rs\`" \
+        "vs \`kernel_txn.rs\`: std::net over loopback doing the same steps):"
+      echo
+      echo "| engine (${K_NAME_E:-?}) | Linux loopback (${K_NAME_K:-?}) | ratio |"
+      echo "| --- | --- | --- |"
+      echo "| $(si "${K_ENGINE:-0}")/s | $(si "${K_KERNEL:-0}")/s | $(calc '%.1f×' 'k > 0 ? e / k : 0' e="${K_ENGINE:-0}" k="${K_KERNEL:-0}") |"
+      echo
+    fi
+    if [ -n "$K_NGINX" ]; then
+      echo "\`scripts/bench/vs-nginx.sh\` (last lines of its output):"
+      echo
+      echo '```'
+      echo "$K_NGINX"
+      echo '```'
+      echo
+    fi
+  fi
+  if [ ${#NOTES[@]} -gt 0 ]; then
+    echo "## Notes"
+    echo
+    for n in "${NOTES[@]}"; do echo "- $n"; done
+    echo
+  fi
+} >"$MD"
+
+if has ceiling || has echo; then
+  plot --out "$PLOTS/echo.png" --title "64 B frames over the wire: testpmd ceiling vs tcpterm echo (packets/s each way)" \
+    --ylabel "packets/s" --series "received,sent" "testpmd $FWD_MODE=$CEIL_FWD,$CEIL_FWD" \
+    "tcpterm echo server=$E_RX,$E_TX"
+fi
+if has bulk; then
+  plot --out "$PLOTS/bulk.png" --title "Bulk echo, Gbit/s each way" --ylabel "Gbit/s" \
+    --series "to the server,back" "1 connection=$B1_TX,$B1_RX" "16 connections=$B16_TX,$B16_RX"
+fi
+if has conns && [ ${#C_ROWS[@]} -gt 0 ]; then
+  args=()
+  for row in "${C_ROWS[@]}"; do
+    IFS='|' read -r a e b gb _ _ <<<"$row"
+    args+=("$(si "$e") conns=$b,$gb")
+  done
+  plot --out "$PLOTS/memory.png" --title "Bytes per idle established connection (RSS growth)" \
+    --ylabel "bytes" --series "server,generator" --target "512:target" "${args[@]}"
+fi
+if has latency && [ ${#L_ROWS[@]} -gt 0 ]; then
+  args=()
+  for row in "${L_ROWS[@]}"; do
+    IFS='|' read -r p _ l50 l99 l999 _ _ <<<"$row"
+    args+=("$p% load=$l50,$l99,$l999")
+  done
+  plot --out "$PLOTS/latency.png" --title "Echo latency (µs) at 10/50/90% of the maximum rate" \
+    --ylabel "µs" --series "p50,p99,p99.9" --target "10:p99 target" "${args[@]}"
+fi
+# One chart for the targets: each figure as a percentage of its target (100% = just met;
+# for "at most" targets, target / measured).
+args=()
+has ceiling && has echo && args+=("echo/ceiling=$(calc '%.1f' 'f / 70 * 100' f="$E_FRAC")")
+has short && args+=("HTTP txn/s=$(calc '%.1f' 'c / 500000 * 100' c="$S_CPS")")
+has conns && args+=("bytes/conn=$(calc '%.1f' 'b > 0 ? 512 / b * 100 : 0' b="$C_BPC")") &&
+  args+=("conns=$(calc '%.1f' 'e / 1e7 * 100' e="$C_BEST_EST")")
+has latency && [ ${#L_ROWS[@]} -gt 0 ] && args+=("p99 @50%=$(calc '%.1f' 'l > 0 ? 10 / l * 100 : 0' l="$L_P99_50")")
+[ ${#args[@]} -gt 0 ] && plot --out "$PLOTS/targets.png" \
+  --title "Each figure as % of its target (100% = met)" --ylabel "% of target" \
+  --target "100:target" "${args[@]}"
+if [ -n "$PLOT" ]; then
+  sed -i "0,/^## Targets/s||## Targets\n\n![targets]($NAME/targets.png)|" "$MD"
+fi
+log "done: $MD"
+ls "$PLOTS" | sed 's/^/    /'

@@ -201,7 +201,7 @@ idle_run() { # $1: connections
   scenario scripts/scenarios/bench-idle.toml "$sc" DURATION="\"${dur}s\"" RATE="$CONN_RATE" CONNS="$n"
   start_server "idle-$n" --max-conns $((n + n / 8 + 1024)) --syn-backlog 65536
   sleep 1
-  local base gbase
+  local base
   base=$(rss_kb "$SRV_PID")
   local rc=0
   nice -n "$NICE" "$TT" gen --scenario "$sc" --target "$SRV_IP:7" --cores "$GEN_CORE" \
@@ -211,8 +211,6 @@ idle_run() { # $1: connections
   local gpid=$!
   PIDS+=("$gpid")
   PREFIXES+=("tt-gen-$$-idle-$n")
-  sleep 2
-  gbase=$(rss_kb "$gpid")
   # Wait until the server holds them all (or stops gaining), then read both processes' RSS.
   local est=0 prev=-1 still=0 t0=$SECONDS
   while kill -0 "$gpid" 2>/dev/null; do
@@ -238,7 +236,9 @@ idle_run() { # $1: connections
   stop_server
   local bpc gbpc
   bpc=$(calc '%.0f' 'e > 0 ? (p - b) * 1024 / e : 0' p="$peak" b="$base" e="$est")
-  gbpc=$(calc '%.0f' 'e > 0 ? (p - b) * 1024 / e : 0' p="$gpeak" b="$gbase" e="$est")
+  # The generator sizes its tables up front (--max-conns per address), so its growth says
+  # little: its whole RSS per connection is what matters for how many more fit.
+  gbpc=$(calc '%.0f' 'e > 0 ? p * 1024 / e : 0' p="$gpeak" e="$est")
   local errs
   errs=$(jq -r '.phases[0] | if .errors == 0 then "0" else "\(.errors)" end' "$TMP/idle-$n.json" 2>/dev/null ||
     echo "no report")
@@ -246,7 +246,8 @@ idle_run() { # $1: connections
   if [ "$est" -gt "$C_BEST_EST" ]; then C_BEST_EST=$est; fi
   [ "$n" = "$CONNS" ] && C_BPC=$bpc
   result "$(si "$est") established; server RSS $((base / 1024)) -> $((peak / 1024)) MiB:" \
-    "$bpc bytes per connection (generator: $gbpc); ${elapsed}s to open; gen errors $errs"
+    "$bpc bytes per connection (generator: $((gpeak / 1024)) MiB in all, $gbpc per connection);" \
+    "${elapsed}s to open; gen errors $errs"
   IDLE_SRV_BPC=$bpc IDLE_GEN_BPC=$gbpc
 }
 if has conns; then
@@ -295,28 +296,30 @@ if has latency; then
 fi
 
 # ---- 7: the kernel as the alternative ---------------------------------------------------------
-K_ENGINE= K_KERNEL= K_NGINX=
-crit_thrpt() { # criterion output file -> the middle throughput value in elements/s
-  awk '/thrpt:/ { line=$0; sub(/.*thrpt: +\[/, "", line); split(line, a, " "); v=a[3]; u=a[4];
-    m = (u ~ /^K/) ? 1e3 : (u ~ /^M/) ? 1e6 : (u ~ /^G/) ? 1e9 : 1; printf "%.0f\n", v * m; exit }' "$1"
+K_ROWS=() K_KERNEL=0 K_NGINX=
+# criterion output -> "name|elements per second" for every benchmark in it (the middle value).
+crit_rows() {
+  awk '/^[a-z_]+\/[^ ]+/ { name=$1 }
+    /thrpt:/ && name != "" { line=$0; sub(/.*thrpt: +\[/, "", line); split(line, a, " "); v=a[3]; u=a[4];
+      m = (u ~ /^K/) ? 1e3 : (u ~ /^M/) ? 1e6 : (u ~ /^G/) ? 1e9 : 1; printf "%s|%.0f\n", name, v * m; name="" }' "$1"
 }
 if has kernel; then
   step "[7/7] the kernel as the alternative"
   if [ -f benches/benches/short_txn.rs ] && [ -f benches/benches/kernel_txn.rs ]; then
     ct=(--warm-up-time 1 --measurement-time "$([ "$QUICK" = 1 ] && echo 2 || echo 5)" --noplot)
-    log "cargo bench -p tcpterm-benches --bench short_txn / kernel_txn (in memory, one thread)"
-    if nice -n "$NICE" cargo bench -q -p tcpterm-benches --bench short_txn -- "${ct[@]}" \
-      >"$TMP/short_txn.txt" 2>&1; then
-      K_ENGINE=$(crit_thrpt "$TMP/short_txn.txt")
-    fi
-    if nice -n "$NICE" cargo bench -q -p tcpterm-benches --bench kernel_txn -- "${ct[@]}" \
-      >"$TMP/kernel_txn.txt" 2>&1; then
-      K_KERNEL=$(crit_thrpt "$TMP/kernel_txn.txt")
-    fi
-    K_NAME_E=$(awk '/time:/ {print prev; exit} {prev=$1}' "$TMP/short_txn.txt" 2>/dev/null)
-    K_NAME_K=$(awk '/time:/ {print prev; exit} {prev=$1}' "$TMP/kernel_txn.txt" 2>/dev/null)
-    result "engine (sim, in memory) ${K_NAME_E:-?}: $(si "${K_ENGINE:-0}") transactions/s;" \
-      "Linux loopback ${K_NAME_K:-?}: $(si "${K_KERNEL:-0}")/s"
+    for b in short_txn kernel_txn; do
+      log "cargo bench -p tcpterm-benches --bench $b -- ${ct[*]}   (in memory, one thread)"
+      if nice -n "$NICE" cargo bench -q -p tcpterm-benches --bench "$b" -- "${ct[@]}" \
+        >"$TMP/$b.txt" 2>&1; then
+        while IFS= read -r row; do
+          K_ROWS+=("$row")
+          result "${row%%|*}: $(si "${row##*|}") transactions/s"
+          [ "$b" = kernel_txn ] && K_KERNEL=${row##*|}
+        done < <(crit_rows "$TMP/$b.txt")
+      else
+        note "cargo bench --bench $b failed: $(tail -1 "$TMP/$b.txt")"
+      fi
+    done
   else
     note "benches/benches/{short_txn,kernel_txn}.rs not present: no in-memory engine vs kernel figure"
   fi
@@ -415,15 +418,16 @@ verdict() { # VALUE OP TARGET -> met/missed
   if has conns; then
     echo "## 5. Idle established connections and memory"
     echo
-    echo "| asked | established (server) | server bytes/conn | generator bytes/conn | server RSS, MiB | generator errors |"
+    echo "| asked | established (server) | server bytes/conn (RSS growth) | generator RSS / conn | server RSS, MiB | generator errors |"
     echo "| --- | --- | --- | --- | --- | --- |"
     for row in "${C_ROWS[@]}"; do
       IFS='|' read -r a e b gb rss er <<<"$row"
       echo "| $(si "$a") | $(si "$e") | $b | $gb | $rss | $er |"
     done
     echo
-    echo "Bytes per connection: growth of the process's RSS from before the generator started to" \
-      "when the connections were established, divided by the server's ESTABLISHED count."
+    echo "Server bytes per connection: growth of its RSS from before the generator started to" \
+      "when the connections were established, divided by its ESTABLISHED count. The generator" \
+      "sizes its tables up front, so its column is its whole RSS divided by the connections."
     echo
     echo "![memory](${NAME}/memory.png)"
     echo
@@ -447,13 +451,16 @@ verdict() { # VALUE OP TARGET -> met/missed
   if has kernel; then
     echo "## 7. The kernel"
     echo
-    if [ -n "$K_ENGINE$K_KERNEL" ]; then
-      echo "In-memory short transactions on one thread (criterion, \`benches/benches/short_txn.rs\`" \
-        "vs \`kernel_txn.rs\`: std::net over loopback doing the same steps):"
+    if [ ${#K_ROWS[@]} -gt 0 ]; then
+      echo "In-memory short transactions on one thread (criterion: \`benches/benches/short_txn.rs\`," \
+        "client and server engines in one process, vs \`kernel_txn.rs\`, std::net over loopback" \
+        "doing the same steps: connect, 64 B request, 64 B response, client closes)."
       echo
-      echo "| engine (${K_NAME_E:-?}) | Linux loopback (${K_NAME_K:-?}) | ratio |"
+      echo "| benchmark | transactions/s | × the kernel |"
       echo "| --- | --- | --- |"
-      echo "| $(si "${K_ENGINE:-0}")/s | $(si "${K_KERNEL:-0}")/s | $(calc '%.1f×' 'k > 0 ? e / k : 0' e="${K_ENGINE:-0}" k="${K_KERNEL:-0}") |"
+      for row in "${K_ROWS[@]}"; do
+        echo "| ${row%%|*} | $(si "${row##*|}") | $(calc '%.1f' 'k > 0 ? e / k : 0' e="${row##*|}" k="$K_KERNEL") |"
+      done
       echo
     fi
     if [ -n "$K_NGINX" ]; then
@@ -489,7 +496,7 @@ if has conns && [ ${#C_ROWS[@]} -gt 0 ]; then
     args+=("$(si "$e") conns=$b,$gb")
   done
   plot --out "$PLOTS/memory.png" --title "Bytes per idle established connection (RSS growth)" \
-    --ylabel "bytes" --series "server,generator" --target "512:target" "${args[@]}"
+    --ylabel "bytes" --series "server (RSS growth),generator (whole RSS)" --target "512:target" "${args[@]}"
 fi
 if has latency && [ ${#L_ROWS[@]} -gt 0 ]; then
   args=()

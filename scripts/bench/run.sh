@@ -230,6 +230,9 @@ idle_run() { # $1: connections
   peak=$(rss_kb "$SRV_PID")
   gpeak=$(rss_kb "$gpid")
   local elapsed=$((SECONDS - t0))
+  # Errors while opening and holding (the live line's count); the teardown below adds its own.
+  local oerr
+  oerr=$(grep -a -o 'errors [0-9]*' "$TMP/idle-$n.gen.err" | tail -1 | awk '{print $2}')
   # End the phase (the generator closes everything), then stop both.
   kill -INT "$gpid" 2>/dev/null || true
   reap "$gpid" 60
@@ -240,9 +243,8 @@ idle_run() { # $1: connections
   # little: its whole RSS per connection is what matters for how many more fit.
   gbpc=$(calc '%.0f' 'e > 0 ? p * 1024 / e : 0' p="$gpeak" e="$est")
   local errs
-  errs=$(jq -r '.phases[0] | if .errors == 0 then "0" else "\(.errors)" end' "$TMP/idle-$n.json" 2>/dev/null ||
-    echo "no report")
-  C_ROWS+=("$n|$est|$bpc|$gbpc|$((peak / 1024))|$errs")
+  errs="${oerr:-0} while opening; after teardown: $(gen_errors "idle-$n" idle)"
+  C_ROWS+=("$n|$est|$bpc|$gbpc|$((peak / 1024))|$errs|$elapsed")
   if [ "$est" -gt "$C_BEST_EST" ]; then C_BEST_EST=$est; fi
   [ "$n" = "$CONNS" ] && C_BPC=$bpc
   result "$(si "$est") established; server RSS $((base / 1024)) -> $((peak / 1024)) MiB:" \
@@ -418,11 +420,11 @@ verdict() { # VALUE OP TARGET -> met/missed
   if has conns; then
     echo "## 5. Idle established connections and memory"
     echo
-    echo "| asked | established (server) | server bytes/conn (RSS growth) | generator RSS / conn | server RSS, MiB | generator errors |"
-    echo "| --- | --- | --- | --- | --- | --- |"
+    echo "| asked | established (server) | server bytes/conn (RSS growth) | generator RSS / conn | server RSS, MiB | generator errors | seconds to open |"
+    echo "| --- | --- | --- | --- | --- | --- | --- |"
     for row in "${C_ROWS[@]}"; do
-      IFS='|' read -r a e b gb rss er <<<"$row"
-      echo "| $(si "$a") | $(si "$e") | $b | $gb | $rss | $er |"
+      IFS='|' read -r a e b gb rss er el <<<"$row"
+      echo "| $(si "$a") | $(si "$e") | $b | $gb | $rss | $er | $el |"
     done
     echo
     echo "Server bytes per connection: growth of its RSS from before the generator started to" \
@@ -492,7 +494,7 @@ fi
 if has conns && [ ${#C_ROWS[@]} -gt 0 ]; then
   args=()
   for row in "${C_ROWS[@]}"; do
-    IFS='|' read -r a e b gb _ _ <<<"$row"
+    IFS='|' read -r a e b gb _ _ _ <<<"$row"
     args+=("$(si "$e") conns=$b,$gb")
   done
   plot --out "$PLOTS/memory.png" --title "Bytes per idle established connection (RSS growth)" \

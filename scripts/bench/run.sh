@@ -22,10 +22,19 @@ ROOT=$PWD
 NICE=${NICE:--15}
 # Linux autogroups schedule each session as one unit, so plain `nice` does nothing against
 # processes of other sessions: run in a session of our own and raise that group's priority.
+# The new session has no terminal, so Ctrl-C reaches only this wrapper: it passes it on as
+# SIGTERM (a background job may have SIGINT ignored, and an ignored signal cannot be trapped).
 if [ "$NICE" != 0 ] && [ -z "${TT_BENCH_INNER:-}" ] && [ -e /proc/self/autogroup ]; then
   export NICE TT_BENCH_INNER=1
-  exec setsid -w bash -c 'echo "$NICE" >/proc/self/autogroup 2>/dev/null || true; exec bash "$0" "$@"' \
-    "$0" "$@"
+  setsid bash -c 'echo "$NICE" >/proc/self/autogroup 2>/dev/null || true; exec bash "$0" "$@"' \
+    "$0" "$@" &
+  inner=$!
+  trap 'kill -TERM "$inner" 2>/dev/null || true' INT TERM HUP
+  rc=0
+  while kill -0 "$inner" 2>/dev/null; do
+    wait "$inner" && rc=0 || rc=$?
+  done
+  exit "$rc"
 fi
 
 QUICK=0
@@ -62,7 +71,7 @@ CONN_RATE=${CONN_RATE:-100000} # idle connections opened per second in step 5
 TMP=$(mktemp -d /tmp/tcpterm-suite.XXXXXX)
 source scripts/bench/lib/common.sh
 trap cleanup EXIT
-trap 'echo; echo "interrupted"; exit 130' INT TERM
+trap 'echo; echo "interrupted: cleaning up"; exit 130' INT TERM
 
 # Each side's port, as EAL arguments. Everything else is the same for both wires.
 case $WIRE in
@@ -311,7 +320,7 @@ if has kernel; then
     ct=(--warm-up-time 1 --measurement-time "$([ "$QUICK" = 1 ] && echo 2 || echo 5)" --noplot)
     for b in short_txn kernel_txn; do
       log "cargo bench -p tcpterm-benches --bench $b -- ${ct[*]}   (in memory, one thread)"
-      if nice -n "$NICE" cargo bench -q -p tcpterm-benches --bench "$b" -- "${ct[@]}" \
+      if bg_wait nice -n "$NICE" cargo bench -q -p tcpterm-benches --bench "$b" -- "${ct[@]}" \
         >"$TMP/$b.txt" 2>&1; then
         while IFS= read -r row; do
           K_ROWS+=("$row")
@@ -327,7 +336,7 @@ if has kernel; then
   fi
   if [ -x scripts/bench/vs-nginx.sh ] || [ -f scripts/bench/vs-nginx.sh ]; then
     log "scripts/bench/vs-nginx.sh $([ "$QUICK" = 1 ] && echo --quick)"
-    if nice -n "$NICE" bash scripts/bench/vs-nginx.sh $([ "$QUICK" = 1 ] && echo --quick) \
+    if bg_wait nice -n "$NICE" bash scripts/bench/vs-nginx.sh $([ "$QUICK" = 1 ] && echo --quick) \
       >"$TMP/vs-nginx.txt" 2>&1; then
       K_NGINX=$(tail -20 "$TMP/vs-nginx.txt")
       result "vs-nginx.sh done (its summary goes into the results file)"

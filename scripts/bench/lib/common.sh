@@ -62,10 +62,20 @@ reap() { # $1: pid; waits at most $2 seconds (default 10), then kills it
   wait "$pid" 2>/dev/null || true
 }
 
+# Runs a command in the background and waits for it, so that a signal is handled at once
+# (bash runs traps only after a foreground command ends). Returns its exit status.
+bg_wait() {
+  "$@" &
+  local p=$!
+  PIDS+=("$p")
+  wait "$p"
+}
+
 cleanup() {
   local pid
+  # SIGTERM: tcpterm and testpmd shut down on it; SIGINT may be ignored by background jobs.
   for pid in "${PIDS[@]}"; do
-    kill -INT "$pid" 2>/dev/null || true
+    kill -TERM "$pid" 2>/dev/null || true
   done
   for pid in "${PIDS[@]}"; do
     reap "$pid" 3

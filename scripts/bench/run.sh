@@ -264,17 +264,18 @@ idle_run() { # $1: connections
 if has conns; then
   idle_run "$CONNS"
   if [ "$MAX_CONNS" -gt "$CONNS" ]; then
-    # How far toward MAX_CONNS fits in half of the memory available now (both processes).
+    # How far toward MAX_CONNS fits in 45% of the memory available now (both processes; the
+    # machine is shared).
     avail_kb=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)
     per=$((IDLE_SRV_BPC + IDLE_GEN_BPC))
-    fit=$(calc '%.0f' 'p > 0 ? a * 1024 / 2 / p : 0' a="$avail_kb" p="$per")
+    fit=$(calc '%.0f' 'p > 0 ? a * 1024 * 0.45 / p : 0' a="$avail_kb" p="$per")
     next=$(((fit < MAX_CONNS ? fit : MAX_CONNS) / 1000000 * 1000000))
     log "memory available $((avail_kb / 1024)) MiB; at $per bytes per connection (both sides)" \
-      "half of it holds $(si "$fit"): next try $(si "$next")"
+      "45% of it holds $(si "$fit"): next try $(si "$next")"
     if [ "$next" -gt "$CONNS" ]; then
       idle_run "$next"
     else
-      note "step 5 stayed at $(si "$CONNS") connections: $(si "$MAX_CONNS") would not fit in half the available memory ($((avail_kb / 1024)) MiB at $per B per connection for server + generator)"
+      note "step 5 stayed at $(si "$CONNS") connections: $(si "$MAX_CONNS") would not fit in 45% of the available memory ($((avail_kb / 1024)) MiB at $per B per connection for server + generator)"
     fi
   fi
 fi

@@ -109,6 +109,8 @@ start_server() {
   SRV_LOG=$TMP/$name.srv.log
   SRV_STAT=$TMP/$name.stat
   : >"$SRV_STAT"
+  # A memif server that crashed on its way out (testpmd does, now and then) leaves its socket.
+  [ -n "${SOCK:-}" ] && rm -f "$SOCK"
   nice -n "$NICE" "$TT" serve --ip "$SRV_IP/16" --listen 7=echo --listen 80=http \
     --cores "$SRV_CORE" --control-socket "$SRV_CTL" --shutdown-timeout-ms 1000 "$@" \
     -- -l "$SRV_CORE" --file-prefix "$prefix" "${SRV_WIRE[@]}" >"$SRV_LOG" 2>&1 &
@@ -202,6 +204,7 @@ testpmd_ceiling() {
   GEN_N=$((GEN_N + 1))
   local rp=tt-srv-$$-$SRV_N gp=tt-gen-$$-$GEN_N
   PREFIXES+=("$rp" "$gp")
+  [ -n "${SOCK:-}" ] && rm -f "$SOCK"
   local common=(--stats-period 1 --total-num-mbufs=32768 --burst=32 --txd=1024 --rxd=1024)
   # testpmd needs its main lcore and one forwarding lcore: both on the side's one core.
   nice -n "$NICE" timeout -s INT $((secs + 12)) dpdk-testpmd --lcores "0@$SRV_CORE,1@$SRV_CORE" \

@@ -203,7 +203,7 @@ idle_run() { # $1: connections
   local last=$((ips + 9)) # 198.18.0.10 onwards
   local range="198.18.0.10-198.18.$((last / 256)).$((last % 256))/16"
   local open_s=$(((n + CONN_RATE - 1) / CONN_RATE))
-  local dur=$((open_s * 2 + 20))
+  local dur=$((open_s * 3 + 30)) # the phase must outlast the opening; we stop it ourselves
   step "[5/7] $(si "$n") idle established connections from $ips source addresses," \
     "opened at $(si "$CONN_RATE")/s"
   local sc=$TMP/idle-$n.toml
@@ -220,13 +220,17 @@ idle_run() { # $1: connections
   local gpid=$!
   PIDS+=("$gpid")
   PREFIXES+=("tt-gen-$$-idle-$n")
-  # Wait until the server holds them all (or stops gaining), then read both processes' RSS.
-  local est=0 prev=-1 still=0 t0=$SECONDS
+  # Wait until the server holds them all (or stops gaining); keep the RSS of both processes at
+  # the highest count seen.
+  local est=0 best=0 peak=0 gpeak=0 prev=-1 still=0 t0=$SECONDS rss grss
   while kill -0 "$gpid" 2>/dev/null; do
     sleep 2
     est=$(tail -1 "$SRV_STAT" | jq -r .est 2>/dev/null || echo 0)
     est=${est:-0}
-    log "  established $(si "$est") of $(si "$n") (server RSS $(($(rss_kb "$SRV_PID") / 1024)) MiB)"
+    rss=$(rss_kb "$SRV_PID") grss=$(rss_kb "$gpid")
+    if [ "$est" -gt "$best" ]; then best=$est peak=$rss gpeak=$grss; fi
+    log "  established $(si "$est") of $(si "$n") (server RSS $((rss / 1024)) MiB," \
+      "generator RSS $((grss / 1024)) MiB)"
     [ "$est" -ge "$n" ] && break
     if [ "$est" -le "$prev" ]; then still=$((still + 1)); else still=0; fi
     [ "$still" -ge 5 ] && break
@@ -235,9 +239,9 @@ idle_run() { # $1: connections
   done
   sleep 2 # let the last handshakes and counters settle
   est=$(tail -1 "$SRV_STAT" | jq -r .est 2>/dev/null || echo 0)
-  local peak gpeak
-  peak=$(rss_kb "$SRV_PID")
-  gpeak=$(rss_kb "$gpid")
+  rss=$(rss_kb "$SRV_PID") grss=$(rss_kb "$gpid")
+  if [ "$est" -ge "$best" ]; then best=$est peak=$rss gpeak=$grss; fi
+  est=$best
   local elapsed=$((SECONDS - t0))
   # Errors while opening and holding (the live line's count); the teardown below adds its own.
   local oerr

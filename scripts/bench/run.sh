@@ -231,7 +231,7 @@ idle_run() { # $1: connections
     if [ "$est" -gt "$best" ]; then best=$est peak=$rss gpeak=$grss; fi
     log "  established $(si "$est") of $(si "$n") (server RSS $((rss / 1024)) MiB," \
       "generator RSS $((grss / 1024)) MiB)"
-    [ "$est" -ge "$n" ] && break
+    [ $((est * 1000)) -ge $((n * 999)) ] && break
     if [ "$est" -le "$prev" ]; then still=$((still + 1)); else still=0; fi
     [ "$still" -ge 5 ] && break
     prev=$est
@@ -246,9 +246,12 @@ idle_run() { # $1: connections
   # Errors while opening and holding (the live line's count); the teardown below adds its own.
   local oerr
   oerr=$(grep -a -o 'errors [0-9]*' "$TMP/idle-$n.gen.err" | tail -1 | awk '{print $2}')
-  # End the phase (the generator closes everything), then stop both.
+  # End the phase: the generator closes everything; a second signal after 10 s makes it quit
+  # at once (closing millions of connections is not what this step measures).
   kill -INT "$gpid" 2>/dev/null || true
-  reap "$gpid" 60
+  reap "$gpid" 10
+  kill -INT "$gpid" 2>/dev/null || true
+  reap "$gpid" 20
   stop_server
   local bpc gbpc
   bpc=$(calc '%.0f' 'e > 0 ? (p - b) * 1024 / e : 0' p="$peak" b="$base" e="$est")
@@ -268,18 +271,18 @@ idle_run() { # $1: connections
 if has conns; then
   idle_run "$CONNS"
   if [ "$MAX_CONNS" -gt "$CONNS" ]; then
-    # How far toward MAX_CONNS fits in 45% of the memory available now (both processes; the
+    # How far toward MAX_CONNS fits in 60% of the memory available now (both processes; the
     # machine is shared).
     avail_kb=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)
     per=$((IDLE_SRV_BPC + IDLE_GEN_BPC))
-    fit=$(calc '%.0f' 'p > 0 ? a * 1024 * 0.45 / p : 0' a="$avail_kb" p="$per")
+    fit=$(calc '%.0f' 'p > 0 ? a * 1024 * 0.6 / p : 0' a="$avail_kb" p="$per")
     next=$(((fit < MAX_CONNS ? fit : MAX_CONNS) / 1000000 * 1000000))
     log "memory available $((avail_kb / 1024)) MiB; at $per bytes per connection (both sides)" \
-      "45% of it holds $(si "$fit"): next try $(si "$next")"
+      "60% of it holds $(si "$fit"): next try $(si "$next")"
     if [ "$next" -gt "$CONNS" ]; then
       idle_run "$next"
     else
-      note "step 5 stayed at $(si "$CONNS") connections: $(si "$MAX_CONNS") would not fit in 45% of the available memory ($((avail_kb / 1024)) MiB at $per B per connection for server + generator)"
+      note "step 5 stayed at $(si "$CONNS") connections: $(si "$MAX_CONNS") would not fit in 60% of the available memory ($((avail_kb / 1024)) MiB at $per B per connection for server + generator)"
     fi
   fi
 fi

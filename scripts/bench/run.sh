@@ -500,7 +500,7 @@ verdict() { # VALUE OP TARGET -> met/missed
 } >"$MD"
 
 if has ceiling || has echo; then
-  plot --out "$PLOTS/echo.png" --title "64 B frames over the wire: testpmd ceiling vs tcpterm echo (packets/s each way)" \
+  plot --out "$PLOTS/echo.png" --title "64 B frames each way: testpmd ceiling vs tcpterm echo" \
     --ylabel "packets/s" --series "received,sent" "testpmd $FWD_MODE=$CEIL_FWD,$CEIL_FWD" \
     "tcpterm echo server=$E_RX,$E_TX"
 fi

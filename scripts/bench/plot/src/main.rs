@@ -125,7 +125,10 @@ fn draw(c: &Chart) -> Result<(), Box<dyn std::error::Error>> {
         1.0
     };
 
-    let width = (200 + 110 * c.groups.len() * n.max(1)).clamp(640, 1600) as u32;
+    // Wide enough for the bars and for the title (22 px text: ~12 px a character).
+    let width = (200 + 110 * c.groups.len() * n.max(1))
+        .max(60 + 12 * c.title.chars().count())
+        .clamp(640, 1600) as u32;
     let root = BitMapBackend::new(&c.out, (width, 480)).into_drawing_area();
     root.fill(&WHITE)?;
     // Group g spans x = g..g + 1; its label sits at the centre.

@@ -178,7 +178,7 @@ if has short; then
 fi
 
 # ---- 4: bulk ----------------------------------------------------------------------------------
-B1_TX=0 B1_RX=0 B16_TX=0 B16_RX=0 B_ERR1=- B_ERR16=-
+B1_TX=0 B1_RX=0 B16_TX=0 B16_RX=0 B_ERR1=- B_ERR16=- B_DROPS=
 if has bulk; then
   step "[4/7] bulk echo (both ways at once): 1 connection, then 16, ${SECS}s each"
   sc=$TMP/bulk.toml
@@ -190,8 +190,10 @@ if has bulk; then
   B1_TX=$(g bulk-1 .tx_mbit_per_s) B1_RX=$(g bulk-1 .rx_mbit_per_s)
   B16_TX=$(g bulk-16 .tx_mbit_per_s) B16_RX=$(g bulk-16 .rx_mbit_per_s)
   B_ERR1=$(gen_errors bulk bulk-1) B_ERR16=$(gen_errors bulk bulk-16)
+  B_DROPS=$(jq -r .drops "$SRV_STAT" | sort -g | tail -1)
   result "1 connection: $B1_TX Gbit/s to the server, $B1_RX Gbit/s back; errors $B_ERR1"
   result "16 connections: $B16_TX Gbit/s to the server, $B16_RX Gbit/s back; errors $B_ERR16"
+  result "segments the server dropped during the step: ${B_DROPS:-?}"
 fi
 
 # ---- 5: idle connections and memory per connection --------------------------------------------
@@ -430,6 +432,8 @@ verdict() { # VALUE OP TARGET -> met/missed
     echo "| --- | --- | --- | --- |"
     echo "| 1 | $B1_TX | $B1_RX | $B_ERR1 |"
     echo "| 16 | $B16_TX | $B16_RX | $B_ERR16 |"
+    echo
+    echo "Segments the server dropped (all reasons, both phases): ${B_DROPS:-?}."
     echo
     echo "![bulk](${NAME}/bulk.png)"
     echo

@@ -327,6 +327,49 @@ fn sync_gauge(counters: &mut Counters, tcb: &mut Tcb) {
     }
 }
 
+/// Undoes a connection's share of the engine-wide accounting (timers, gauges, SYN queue,
+/// orphans) before its slot is freed.
+fn release<S>(sh: &mut Shared, listeners: &mut [Listener], slot: &mut Slot<S>) {
+    let t = &mut slot.tcb;
+    t.cancel_timers(sh);
+    sh.counters.states.leave(t.gauge_state);
+    if t.has(tcb::F_IN_SYNQ) {
+        listener_leave(listeners, t.tuple.local_port);
+    }
+    if t.has(tcb::F_ORPHAN_COUNTED) {
+        sh.counters.orphans = sh.counters.orphans.saturating_sub(1);
+    }
+}
+
+/// A compact entry keeps the 4-tuple of a connection that reached TIME_WAIT for 2×MSL.
+fn time_wait_insert(sh: &mut Shared, tw: &mut ConnTable<TwEntry>, tuple: FourTuple, t: &Tcb) {
+    if tw.len() >= sh.cfg.max_time_wait {
+        sh.counters.mib.tw_killed += 1;
+        return;
+    }
+    let wnd = (t.rcv_adv - t.rcv_nxt) >> t.rcv_wscale;
+    let e = TwEntry {
+        snd_nxt: t.snd_nxt,
+        rcv_nxt: t.rcv_nxt,
+        ts_recent: t.ts_recent,
+        timer: TimerId::NONE,
+        window: wnd.min(65535) as u16,
+        ts_ok: t.has(tcb::F_TS),
+    };
+    match tw.insert(tuple, e) {
+        Ok(twid) => {
+            let timer = sh
+                .timers
+                .schedule(sh.now + sh.cfg.msl * 2, TimerPayload::TimeWait(twid));
+            if let Some(e) = tw.get_mut(twid) {
+                e.timer = timer;
+            }
+            sh.counters.states.enter(State::TimeWait);
+        }
+        Err(_) => sh.counters.mib.tw_killed += 1,
+    }
+}
+
 fn listener_leave(listeners: &mut [Listener], port: u16) {
     if let Some(l) = listeners.iter_mut().find(|l| l.port == port) {
         l.synq = l.synq.saturating_sub(1);
@@ -1086,64 +1129,30 @@ impl<A: App> Engine<A> {
 
     /// Frees the connection; the app hears `on_closed` once if it knew the handle.
     fn finish(&mut self, id: SlotId, reason: CloseReason) {
-        let Some((_, mut slot)) = self.conns.remove(id) else {
-            return;
-        };
-        self.release(&mut slot);
-        if slot.tcb.has(tcb::F_APP_OPEN) {
-            self.app.on_closed(&mut slot.state, ConnHandle(id), reason);
-        }
-    }
-
-    fn release(&mut self, slot: &mut Slot<A::State>) {
-        let t = &mut slot.tcb;
-        t.cancel_timers(&mut self.sh);
-        self.sh.counters.states.leave(t.gauge_state);
-        if t.has(tcb::F_IN_SYNQ) {
-            listener_leave(&mut self.listeners, t.tuple.local_port);
-        }
-        if t.has(tcb::F_ORPHAN_COUNTED) {
-            self.sh.counters.orphans = self.sh.counters.orphans.saturating_sub(1);
-        }
+        let (sh, listeners, app) = (&mut self.sh, &mut self.listeners, &mut self.app);
+        self.conns.remove_with(id, |_, slot| {
+            release(sh, listeners, slot);
+            if slot.tcb.has(tcb::F_APP_OPEN) {
+                app.on_closed(&mut slot.state, ConnHandle(id), reason);
+            }
+        });
     }
 
     /// The full Tcb is freed; a compact entry keeps the 4-tuple for 2×MSL.
     fn enter_time_wait(&mut self, id: SlotId) {
-        let Some((tuple, mut slot)) = self.conns.remove(id) else {
-            return;
-        };
-        self.release(&mut slot);
-        let t = &slot.tcb;
-        if self.tw.len() < self.sh.cfg.max_time_wait {
-            let wnd = (t.rcv_adv - t.rcv_nxt) >> t.rcv_wscale;
-            let e = TwEntry {
-                snd_nxt: t.snd_nxt,
-                rcv_nxt: t.rcv_nxt,
-                ts_recent: t.ts_recent,
-                timer: TimerId::NONE,
-                window: wnd.min(65535) as u16,
-                ts_ok: t.has(tcb::F_TS),
-            };
-            match self.tw.insert(tuple, e) {
-                Ok(twid) => {
-                    let timer = self.sh.timers.schedule(
-                        self.sh.now + self.sh.cfg.msl * 2,
-                        TimerPayload::TimeWait(twid),
-                    );
-                    if let Some(e) = self.tw.get_mut(twid) {
-                        e.timer = timer;
-                    }
-                    self.sh.counters.states.enter(State::TimeWait);
-                }
-                Err(_) => self.sh.counters.mib.tw_killed += 1,
+        let (sh, listeners, app, tw) = (
+            &mut self.sh,
+            &mut self.listeners,
+            &mut self.app,
+            &mut self.tw,
+        );
+        self.conns.remove_with(id, |&tuple, slot| {
+            release(sh, listeners, slot);
+            time_wait_insert(sh, tw, tuple, &slot.tcb);
+            if slot.tcb.has(tcb::F_APP_OPEN) {
+                app.on_closed(&mut slot.state, ConnHandle(id), CloseReason::Normal);
             }
-        } else {
-            self.sh.counters.mib.tw_killed += 1;
-        }
-        if slot.tcb.has(tcb::F_APP_OPEN) {
-            self.app
-                .on_closed(&mut slot.state, ConnHandle(id), CloseReason::Normal);
-        }
+        });
     }
 
     /// Fires due timers and flushes pending output. Call once per poll loop.

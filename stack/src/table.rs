@@ -274,6 +274,38 @@ impl<V> ConnTable<V> {
     }
 
     pub fn remove(&mut self, id: SlotId) -> Option<(FourTuple, V)> {
+        let key = self.unindex(id)?;
+        let slot = &mut self.slots[id.index as usize];
+        let state = core::mem::replace(&mut slot.state, State::Free(self.free_head));
+        self.free_head = id.index;
+        match state {
+            State::Live(v) => Some((key, v)),
+            State::Free(_) => None, // unreachable: checked live by unindex
+        }
+    }
+
+    /// Removes the entry like `remove`, but lets `f` use the value where it lies and drops it
+    /// there: a large value (a connection slot) is never copied out.
+    #[inline]
+    pub fn remove_with<R>(
+        &mut self,
+        id: SlotId,
+        f: impl FnOnce(&FourTuple, &mut V) -> R,
+    ) -> Option<R> {
+        let key = self.unindex(id)?;
+        let slot = &mut self.slots[id.index as usize];
+        let r = match &mut slot.state {
+            State::Live(v) => f(&key, v),
+            State::Free(_) => return None, // unreachable: checked live by unindex
+        };
+        slot.state = State::Free(self.free_head);
+        self.free_head = id.index;
+        Some(r)
+    }
+
+    /// Takes a live entry out of the index and bumps its generation; returns its key. The slot
+    /// itself is left for the caller to free.
+    fn unindex(&mut self, id: SlotId) -> Option<FourTuple> {
         let key = self.live(id)?.key;
         let hash = self.hash(&key);
         let target = pack(hash, id.index);
@@ -300,13 +332,8 @@ impl<V> ConnTable<V> {
         }
         let slot = &mut self.slots[id.index as usize];
         slot.generation = slot.generation.wrapping_add(1);
-        let state = core::mem::replace(&mut slot.state, State::Free(self.free_head));
-        self.free_head = id.index;
         self.len -= 1;
-        match state {
-            State::Live(v) => Some((key, v)),
-            State::Free(_) => None, // unreachable: checked live above
-        }
+        Some(key)
     }
 
     pub fn len(&self) -> usize {

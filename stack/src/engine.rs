@@ -141,6 +141,8 @@ pub(crate) struct Shared {
     pub(crate) now: Instant,
     pub(crate) counters: Counters,
     pub(crate) timers: TimerWheel<TimerPayload>,
+    /// Drained send-buffer storage for reuse.
+    pub(crate) bufs: crate::buffer::BufPool,
     arp: ArpCache,
     isn: IsnGenerator,
     cookies: SynCookies,
@@ -332,6 +334,7 @@ fn sync_gauge(counters: &mut Counters, tcb: &mut Tcb) {
 fn release<S>(sh: &mut Shared, listeners: &mut [Listener], slot: &mut Slot<S>) {
     let t = &mut slot.tcb;
     t.cancel_timers(sh);
+    t.sndbuf.release_to(&mut sh.bufs);
     sh.counters.states.leave(t.gauge_state);
     if t.has(tcb::F_IN_SYNQ) {
         listener_leave(listeners, t.tuple.local_port);
@@ -436,6 +439,7 @@ impl<A: App> Engine<A> {
             now,
             counters: Counters::default(),
             timers: TimerWheel::new(now, Duration::from_millis(1)),
+            bufs: crate::buffer::BufPool::default(),
             arp: ArpCache::new(1024, config.arp_timeout),
             isn,
             cookies,
@@ -1001,6 +1005,7 @@ impl<A: App> Engine<A> {
                     tcb: &mut slot.tcb,
                     state: &mut slot.state,
                     handle,
+                    pool: &mut self.sh.bufs,
                 };
                 self.app.on_open(&mut sock);
             }
@@ -1014,6 +1019,7 @@ impl<A: App> Engine<A> {
                     tcb: &mut slot.tcb,
                     state: &mut slot.state,
                     handle,
+                    pool: &mut self.sh.bufs,
                 };
                 self.app.on_data(&mut sock, data).min(data.len())
             } else {
@@ -1040,6 +1046,7 @@ impl<A: App> Engine<A> {
                         tcb: &mut slot.tcb,
                         state: &mut slot.state,
                         handle,
+                        pool: &mut self.sh.bufs,
                     };
                     self.app.on_data(&mut sock, a).min(len)
                 } else {
@@ -1057,6 +1064,7 @@ impl<A: App> Engine<A> {
                 tcb: &mut slot.tcb,
                 state: &mut slot.state,
                 handle,
+                pool: &mut self.sh.bufs,
             };
             self.app.on_peer_closed(&mut sock);
         }
@@ -1065,6 +1073,7 @@ impl<A: App> Engine<A> {
                 tcb: &mut slot.tcb,
                 state: &mut slot.state,
                 handle,
+                pool: &mut self.sh.bufs,
             };
             self.app.on_writable(&mut sock);
         }
@@ -1212,6 +1221,7 @@ impl<A: App> Engine<A> {
             tcb: &mut slot.tcb,
             state: &mut slot.state,
             handle,
+            pool: &mut self.sh.bufs,
         };
         let r = f(&mut self.app, &mut sock);
         self.flush(handle.0, tx, false);

@@ -660,7 +660,7 @@ impl Tcb {
         }
         let data_acked = (acked as usize).min(self.sndbuf.len());
         let was_full = self.sndbuf.free() == 0 || self.has(F_WANT_WRITABLE);
-        self.sndbuf.consume(data_acked);
+        self.sndbuf.consume_pooled(data_acked, &mut sh.bufs);
         self.snd_una = ack;
         if self.rtx_nxt.lt(ack) {
             self.rtx_nxt = ack;

@@ -510,7 +510,9 @@ impl<A: App> Engine<A> {
         tx: &mut T,
     ) -> Result<ConnHandle, EngineError> {
         self.sh.now = now;
-        let local_port = if local_port == 0 {
+        // A picked port is free in both tables already: no second pair of lookups.
+        let picked = local_port == 0;
+        let local_port = if picked {
             self.pick_port(remote).ok_or(EngineError::Exhausted)?
         } else {
             local_port
@@ -521,7 +523,7 @@ impl<A: App> Engine<A> {
             remote_ip: *remote.ip(),
             remote_port: remote.port(),
         };
-        if self.conns.lookup(&tuple).is_some() {
+        if !picked && self.conns.lookup(&tuple).is_some() {
             return Err(EngineError::AddressInUse);
         }
         if self.conns.len() >= self.sh.cfg.max_conns {
@@ -533,9 +535,11 @@ impl<A: App> Engine<A> {
             .ok_or(EngineError::NoRoute(tuple.remote_ip))?;
         // Reusing a 4-tuple still in TIME_WAIT: our ISN grows per tuple (RFC 6528), so the
         // peer accepts the new SYN (RFC 6191 / Linux tcp_tw_reuse).
-        if let Some(twid) = self.tw.lookup(&tuple) {
-            self.tw_remove(twid);
-            self.sh.counters.mib.tw_recycled += 1;
+        if !picked {
+            if let Some(twid) = self.tw.lookup(&tuple) {
+                self.tw_remove(twid);
+                self.sh.counters.mib.tw_recycled += 1;
+            }
         }
         let mac = self.sh.arp.lookup(hop, now).unwrap_or(MacAddr::ZERO);
         let iss = self.sh.isn.isn(now, &tuple);

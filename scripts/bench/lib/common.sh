@@ -39,6 +39,9 @@ si() {
     else printf "%.0f", v }'
 }
 
+# 9999910 -> 9,999,910
+grp() { echo "$1" | sed -E ':a; s/^([0-9]+)([0-9]{3})/\1,\2/; ta'; }
+
 # Writes a scenario with the lines tagged `# @KEY` set to new values:
 #   scenario SRC DST DURATION='"3s"' RATE=1000
 scenario() {

@@ -850,6 +850,8 @@ impl Harness {
             show(&self.segs)
         );
         let h = self.app().last_open().unwrap();
+        // Whatever answered the third ACK is checked by the handshake tests, not here.
+        self.segs.clear();
         (c, h)
     }
 

@@ -7,6 +7,7 @@
 use crate::counters::State;
 use crate::flow::FourTuple;
 use crate::table::SlotId;
+use crate::tcp::tcb::{F_ABORT_REQ, F_CLOSE_REQ, F_SHUT_REQ, F_WANT_WRITABLE};
 
 /// Why a connection ended, as the app sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -72,41 +73,52 @@ impl<S> Socket<'_, S> {
         self.handle
     }
     pub fn tuple(&self) -> FourTuple {
-        todo!("engine helper")
+        self.tcb.tuple
     }
     pub fn tcp_state(&self) -> State {
-        todo!("engine helper")
+        self.tcb.state
     }
     /// Queues `data` for sending; returns how much was accepted (backpressure: the rest must be
     /// offered again after `on_writable`). Zero after `close`/`shutdown_write`.
     pub fn send(&mut self, data: &[u8]) -> usize {
-        let _ = (data, &self.tcb);
-        todo!("engine helper")
+        if !self.tcb.can_send() {
+            return 0;
+        }
+        let n = self.tcb.sndbuf.write(data);
+        if n < data.len() {
+            self.tcb.set(F_WANT_WRITABLE);
+        }
+        n
     }
     /// Bytes `send` would accept now.
     pub fn send_capacity(&self) -> usize {
-        todo!("engine helper")
+        if self.tcb.can_send() {
+            self.tcb.sndbuf.free()
+        } else {
+            0
+        }
     }
     /// Received data the app has not consumed yet, as at most two slices.
     pub fn buffered(&self) -> (&[u8], &[u8]) {
-        todo!("engine helper")
+        self.tcb.rcvbuf.readable()
     }
     /// Marks `n` buffered bytes as consumed (opens the receive window).
     pub fn consume(&mut self, n: usize) {
-        let _ = n;
-        todo!("engine helper")
+        let n = n.min(self.tcb.rcvbuf.len());
+        self.tcb.rcvbuf.consume(n);
     }
     /// Full close: FIN after pending data; RST instead when received data is unread
-    /// (RFC 2525 §2.17). Data arriving afterwards is answered with RST.
+    /// (RFC 2525 §2.17). Data arriving afterwards is answered with RST. Takes effect when the
+    /// callback returns.
     pub fn close(&mut self) {
-        todo!("engine helper")
+        self.tcb.set(F_CLOSE_REQ);
     }
     /// Half-close: FIN after pending data; receiving continues.
     pub fn shutdown_write(&mut self) {
-        todo!("engine helper")
+        self.tcb.set(F_SHUT_REQ);
     }
     /// RST now, discarding both buffers (SO_LINGER with zero timeout).
     pub fn abort(&mut self) {
-        todo!("engine helper")
+        self.tcb.set(F_ABORT_REQ);
     }
 }

@@ -2,13 +2,25 @@
 //! tables, TIME_WAIT, SYN queue and cookies, the timer wheel, the app, and counters.
 //! Frames and time go in; frames and app callbacks come out.
 
-use crate::app::{App, ConnHandle, Socket};
-use crate::config::TcpConfig;
-use crate::counters::Counters;
+use crate::app::{App, CloseReason, ConnHandle, Socket};
+use crate::config::{SynCookiePolicy, TcpConfig};
+use crate::counters::{Counters, State};
+use crate::flow::FourTuple;
+use crate::seq::SeqNum;
+use crate::table::{ConnTable, SlotId};
+use crate::tcp::cookie::SynCookies;
+use crate::tcp::isn::IsnGenerator;
+use crate::tcp::tcb::{self, Events, Tcb};
 use crate::time::Instant;
+use crate::timer::{TimerId, TimerWheel};
+use crate::wire::arp::{ArpCache, ArpOp, ArpRepr};
+use crate::wire::frame::{self, FrameDrop, Parsed};
+use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
 use crate::wire::{ChecksumCaps, MacAddr, RxMeta};
+use core::hash::Hasher;
 use core::net::{Ipv4Addr, SocketAddrV4};
 use core::time::Duration;
+use siphasher::sip::SipHasher13;
 
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
@@ -69,27 +81,380 @@ impl core::fmt::Display for EngineError {
 
 impl std::error::Error for EngineError {}
 
+/// What a timer carries: which connection (or TIME_WAIT entry) and which of its timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TimerPayload {
+    /// The connection's "rtx" slot: SYN/SYN-ACK/data retransmit, persist, keepalive, FIN_WAIT_2.
+    Rtx(SlotId),
+    DelAck(SlotId),
+    /// A TIME_WAIT table entry's 2×MSL.
+    TimeWait(SlotId),
+}
+
+/// One connection slot: the Tcb and the app's state, inline.
+pub(crate) struct Slot<S> {
+    pub(crate) tcb: Tcb,
+    pub(crate) state: S,
+}
+
+/// Bytes of one connection slot for an app state type (memory budgeting and tests).
+pub fn slot_size<S>() -> usize {
+    core::mem::size_of::<Slot<S>>()
+}
+
+/// A TIME_WAIT connection: only what re-ACKing a FIN and judging a new SYN need. It only ever
+/// answers a received frame, so the next hop is that frame's source; the timestamp offset is
+/// recomputed from the tuple on the (rare) reply.
+pub(crate) struct TwEntry {
+    snd_nxt: SeqNum,
+    rcv_nxt: SeqNum,
+    ts_recent: u32,
+    timer: TimerId,
+    window: u16,
+    ts_ok: bool,
+}
+
+/// Bytes of one TIME_WAIT entry (without the table's own overhead).
+pub fn time_wait_entry_size() -> usize {
+    core::mem::size_of::<TwEntry>()
+}
+
+struct Listener {
+    port: u16,
+    /// Embryonic connections in SYN-RECEIVED.
+    synq: usize,
+}
+
+/// Everything a connection's processing touches besides its own slot and the app: split from
+/// `Engine` so the borrow checker lets a Tcb, the app and this be used together.
+pub(crate) struct Shared {
+    pub(crate) cfg: TcpConfig,
+    pub(crate) ip: Ipv4Addr,
+    pub(crate) mac: MacAddr,
+    mask: u32,
+    gateway: Option<Ipv4Addr>,
+    pub(crate) caps: ChecksumCaps,
+    tx_meta: TxMeta,
+    /// MSS we advertise: min(tcp.mss, mtu - 40).
+    pub(crate) our_mss: u16,
+    pub(crate) rcv_wscale: u8,
+    pub(crate) now: Instant,
+    pub(crate) counters: Counters,
+    pub(crate) timers: TimerWheel<TimerPayload>,
+    arp: ArpCache,
+    isn: IsnGenerator,
+    cookies: SynCookies,
+    ts_key: (u64, u64),
+    chal_epoch: u64,
+    chal_count: u32,
+}
+
+fn splitmix64(x: &mut u64) -> u64 {
+    *x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn secret16(state: &mut u64) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&splitmix64(state).to_le_bytes());
+    out[8..].copy_from_slice(&splitmix64(state).to_le_bytes());
+    out
+}
+
+impl Shared {
+    /// RFC 5961 §7: at most `challenge_ack_limit` challenge ACKs per second per engine.
+    pub(crate) fn challenge_ack_allowed(&mut self) -> bool {
+        let sec = self.now.as_micros() / 1_000_000;
+        if sec != self.chal_epoch {
+            self.chal_epoch = sec;
+            self.chal_count = 0;
+        }
+        if self.chal_count < self.cfg.challenge_ack_limit {
+            self.chal_count += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Per-4-tuple timestamp offset (RFC 7323 §5.4): keyed, so it reveals nothing, and stable
+    /// per tuple, so TSvals keep growing across incarnations (RFC 6191).
+    fn ts_offset(&self, tuple: &FourTuple) -> u32 {
+        let mut h = SipHasher13::new_with_keys(self.ts_key.0, self.ts_key.1);
+        h.write(&tuple.to_bytes());
+        h.finish() as u32
+    }
+
+    fn next_hop(&self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
+        let on_link = (u32::from(dst) ^ u32::from(self.ip)) & self.mask == 0;
+        if on_link {
+            Some(dst)
+        } else {
+            self.gateway
+        }
+    }
+
+    fn send_arp_request<T: Transmit>(&mut self, tx: &mut T, ip: Ipv4Addr) {
+        let req = ArpRepr {
+            op: ArpOp::Request,
+            sender_mac: self.mac,
+            sender_ip: self.ip,
+            target_mac: MacAddr::ZERO,
+            target_ip: ip,
+        };
+        let mac = self.mac;
+        let meta = TxMeta {
+            l2_len: 14,
+            ..TxMeta::default()
+        };
+        if tx.frame(frame::ARP_FRAME_LEN, meta, |buf| {
+            frame::build_arp_frame(buf, mac, MacAddr::BROADCAST, &req)
+        }) {
+            self.counters.mib.arp_requests_sent += 1;
+            self.counters.mib.out_frames += 1;
+        } else {
+            self.counters.drops.tx_no_buffer += 1;
+        }
+    }
+
+    /// Builds and queues one TCP frame. `mac` is the connection's next-hop address; when it
+    /// is unknown it is resolved from the ARP cache, or an ARP request goes out and the
+    /// segment is dropped (TCP retransmits).
+    pub(crate) fn emit_tcp<T: Transmit>(
+        &mut self,
+        tx: &mut T,
+        mac: &mut MacAddr,
+        dst_ip: Ipv4Addr,
+        repr: &TcpRepr,
+        payload: (&[u8], &[u8]),
+    ) -> bool {
+        if *mac == MacAddr::ZERO {
+            let Some(hop) = self.next_hop(dst_ip) else {
+                self.counters.drops.no_route += 1;
+                return false;
+            };
+            match self.arp.lookup(hop, self.now) {
+                Some(m) => *mac = m,
+                None => {
+                    self.counters.drops.arp_unresolved += 1;
+                    self.send_arp_request(tx, hop);
+                    return false;
+                }
+            }
+        }
+        let len = frame::tcp_frame_len(repr, payload.0.len() + payload.1.len());
+        let (src_mac, dst_mac, src_ip, caps) = (self.mac, *mac, self.ip, self.caps);
+        let ok = tx.frame(len, self.tx_meta, |buf| {
+            frame::build_tcp_frame(buf, src_mac, dst_mac, src_ip, dst_ip, repr, payload, caps)
+        });
+        if ok {
+            self.counters.mib.out_frames += 1;
+        } else {
+            self.counters.drops.tx_no_buffer += 1;
+        }
+        ok
+    }
+
+    /// RFC 9293 §3.10.7.1: the reset for a segment that matches no connection (never in reply
+    /// to a RST).
+    fn reply_rst<T: Transmit>(
+        &mut self,
+        tx: &mut T,
+        eth_src: MacAddr,
+        tuple: &FourTuple,
+        seg: &TcpRepr,
+        payload_len: usize,
+    ) {
+        if seg.flags.rst() {
+            return;
+        }
+        let (seq, ack, flags) = if seg.flags.ack() {
+            (seg.ack, SeqNum(0), TcpFlags::RST)
+        } else {
+            let len = payload_len as u32 + seg.flags.syn() as u32 + seg.flags.fin() as u32;
+            (SeqNum(0), seg.seq + len, TcpFlags::RST | TcpFlags::ACK)
+        };
+        let repr = TcpRepr {
+            src_port: tuple.local_port,
+            dst_port: tuple.remote_port,
+            seq,
+            ack,
+            flags: TcpFlags(flags),
+            window: 0,
+            urgent: 0,
+            options: TcpOptions::default(),
+        };
+        let mut mac = eth_src;
+        if self.emit_tcp(tx, &mut mac, tuple.remote_ip, &repr, (&[], &[])) {
+            self.counters.mib.out_rsts += 1;
+            self.counters.mib.out_segs += 1;
+        }
+    }
+
+    fn tw_ack<T: Transmit>(&mut self, tx: &mut T, tuple: &FourTuple, e: &TwEntry, mac: MacAddr) {
+        let mut options = TcpOptions::default();
+        if e.ts_ok {
+            options.timestamp = Some((
+                (self.now.as_millis() as u32).wrapping_add(self.ts_offset(tuple)),
+                e.ts_recent,
+            ));
+        }
+        let repr = TcpRepr {
+            src_port: tuple.local_port,
+            dst_port: tuple.remote_port,
+            seq: e.snd_nxt,
+            ack: e.rcv_nxt,
+            flags: TcpFlags(TcpFlags::ACK),
+            window: e.window,
+            urgent: 0,
+            options,
+        };
+        let mut mac = mac;
+        if self.emit_tcp(tx, &mut mac, tuple.remote_ip, &repr, (&[], &[])) {
+            self.counters.mib.out_segs += 1;
+        }
+    }
+}
+
+#[inline]
+fn sync_gauge(counters: &mut Counters, tcb: &mut Tcb) {
+    if tcb.state != tcb.gauge_state && tcb.state != State::Closed {
+        counters.states.transition(tcb.gauge_state, tcb.state);
+        tcb.gauge_state = tcb.state;
+    }
+}
+
+fn listener_leave(listeners: &mut [Listener], port: u16) {
+    if let Some(l) = listeners.iter_mut().find(|l| l.port == port) {
+        l.synq = l.synq.saturating_sub(1);
+    }
+}
+
 pub struct Engine<A: App> {
     app: A,
-    counters: Counters,
+    conns: ConnTable<Slot<A::State>>,
+    tw: ConnTable<TwEntry>,
+    listeners: Vec<Listener>,
+    sh: Shared,
+    next_port: u16,
 }
+
+const EPHEMERAL_LO: u16 = 32768;
+const EPHEMERAL_HI: u16 = 60999;
 
 impl<A: App> Engine<A> {
     pub fn new(config: EngineConfig, app: A, now: Instant) -> Result<Self, EngineError> {
-        let _ = (config, now);
-        let _ = app;
-        todo!("engine helper")
+        config.tcp.validate().map_err(EngineError::InvalidConfig)?;
+        if config.prefix_len > 32 {
+            return Err(EngineError::InvalidConfig(
+                "prefix length must be at most 32".into(),
+            ));
+        }
+        if config.mtu < 128 {
+            return Err(EngineError::InvalidConfig(
+                "mtu must be at least 128".into(),
+            ));
+        }
+        let mask = if config.prefix_len == 0 {
+            0
+        } else {
+            u32::MAX << (32 - config.prefix_len as u32)
+        };
+        let mut seed = config.seed;
+        let isn = IsnGenerator::new(secret16(&mut seed));
+        let cookies = SynCookies::new(secret16(&mut seed));
+        let ts_key = (splitmix64(&mut seed), splitmix64(&mut seed));
+        let table_seed = splitmix64(&mut seed);
+        let tw_seed = splitmix64(&mut seed);
+        let our_mss = config.tcp.mss.min(config.mtu - 40);
+        let rcv_wscale = if config.tcp.window_scaling {
+            config.tcp.rcv_wscale()
+        } else {
+            0
+        };
+        let caps = config.checksums;
+        let sh = Shared {
+            ip: config.ip,
+            mac: config.mac,
+            mask,
+            gateway: config.gateway,
+            caps,
+            tx_meta: TxMeta {
+                l2_len: 14,
+                l3_len: 20,
+                ipv4_csum_offload: caps.tx_ipv4,
+                tcp_csum_offload: caps.tx_tcp,
+            },
+            our_mss,
+            rcv_wscale,
+            now,
+            counters: Counters::default(),
+            timers: TimerWheel::new(now, Duration::from_millis(1)),
+            arp: ArpCache::new(1024, config.arp_timeout),
+            isn,
+            cookies,
+            ts_key,
+            chal_epoch: 0,
+            chal_count: 0,
+            cfg: config.tcp,
+        };
+        Ok(Engine {
+            app,
+            conns: ConnTable::new(sh.cfg.max_conns, table_seed),
+            tw: ConnTable::new(sh.cfg.max_time_wait.max(1), tw_seed),
+            listeners: Vec::new(),
+            sh,
+            next_port: EPHEMERAL_LO,
+        })
     }
+
     pub fn listen(&mut self, port: u16) -> Result<(), EngineError> {
-        let _ = port;
-        todo!("engine helper")
+        if self.listeners.iter().any(|l| l.port == port) {
+            return Err(EngineError::PortInUse(port));
+        }
+        self.listeners.push(Listener { port, synq: 0 });
+        self.sh.counters.states.enter(State::Listen);
+        Ok(())
     }
+
     /// Stops accepting on `port`; established connections continue.
     pub fn unlisten(&mut self, port: u16) {
-        let _ = port;
-        todo!("engine helper")
+        if let Some(i) = self.listeners.iter().position(|l| l.port == port) {
+            self.listeners.swap_remove(i);
+            self.sh.counters.states.leave(State::Listen);
+        }
     }
-    /// Active open from our address and `local_port` to `remote`.
+
+    fn pick_port(&mut self, remote: SocketAddrV4) -> Option<u16> {
+        let span = (EPHEMERAL_HI - EPHEMERAL_LO) as u32 + 1;
+        for _ in 0..span {
+            let p = self.next_port;
+            self.next_port = if p >= EPHEMERAL_HI {
+                EPHEMERAL_LO
+            } else {
+                p + 1
+            };
+            let t = FourTuple {
+                local_ip: self.sh.ip,
+                local_port: p,
+                remote_ip: *remote.ip(),
+                remote_port: remote.port(),
+            };
+            if self.conns.lookup(&t).is_none()
+                && self.tw.lookup(&t).is_none()
+                && !self.listeners.iter().any(|l| l.port == p)
+            {
+                return Some(p);
+            }
+        }
+        None
+    }
+
+    /// Active open from our address and `local_port` to `remote` (`local_port` 0 picks an
+    /// ephemeral port).
     pub fn connect<T: Transmit>(
         &mut self,
         now: Instant,
@@ -97,23 +462,729 @@ impl<A: App> Engine<A> {
         local_port: u16,
         tx: &mut T,
     ) -> Result<ConnHandle, EngineError> {
-        let _ = (now, remote, local_port, tx);
-        todo!("engine helper")
+        self.sh.now = now;
+        let local_port = if local_port == 0 {
+            self.pick_port(remote).ok_or(EngineError::Exhausted)?
+        } else {
+            local_port
+        };
+        let tuple = FourTuple {
+            local_ip: self.sh.ip,
+            local_port,
+            remote_ip: *remote.ip(),
+            remote_port: remote.port(),
+        };
+        if self.conns.lookup(&tuple).is_some() {
+            return Err(EngineError::AddressInUse);
+        }
+        if self.conns.len() >= self.sh.cfg.max_conns {
+            return Err(EngineError::Exhausted);
+        }
+        let hop = self
+            .sh
+            .next_hop(tuple.remote_ip)
+            .ok_or(EngineError::NoRoute(tuple.remote_ip))?;
+        // Reusing a 4-tuple still in TIME_WAIT: our ISN grows per tuple (RFC 6528), so the
+        // peer accepts the new SYN (RFC 6191 / Linux tcp_tw_reuse).
+        if let Some(twid) = self.tw.lookup(&tuple) {
+            self.tw_remove(twid);
+            self.sh.counters.mib.tw_recycled += 1;
+        }
+        let mac = self.sh.arp.lookup(hop, now).unwrap_or(MacAddr::ZERO);
+        let iss = self.sh.isn.isn(now, &tuple);
+        let ts_off = self.sh.ts_offset(&tuple);
+        let mut t = Tcb::new(&self.sh, tuple, mac, State::SynSent, iss, ts_off);
+        t.set(tcb::F_APP_OPEN);
+        let id = self
+            .conns
+            .insert(
+                tuple,
+                Slot {
+                    tcb: t,
+                    state: A::State::default(),
+                },
+            )
+            .map_err(|_| EngineError::Exhausted)?;
+        self.sh.counters.states.enter(State::SynSent);
+        self.sh.counters.mib.active_opens += 1;
+        let slot = self.conns.get_mut(id).expect("just inserted");
+        slot.tcb.send_syn(&mut self.sh, tx, false);
+        let rto = slot.tcb.rtt.rto();
+        slot.tcb.arm_rtx(&mut self.sh, id, tcb::RTX_SYN, rto);
+        Ok(ConnHandle(id))
     }
+
     /// Processes one received Ethernet frame.
     pub fn receive<T: Transmit>(&mut self, now: Instant, frame: &[u8], meta: RxMeta, tx: &mut T) {
-        let _ = (now, frame, meta, tx);
-        todo!("engine helper")
+        self.sh.now = now;
+        self.sh.counters.mib.in_frames += 1;
+        match frame::parse_frame(frame, self.sh.mac, self.sh.ip, self.sh.caps, meta) {
+            Err(d) => {
+                d.count(&mut self.sh.counters.drops);
+                match d {
+                    FrameDrop::TcpChecksum => {
+                        self.sh.counters.mib.in_segs += 1;
+                        self.sh.counters.mib.in_errs += 1;
+                        self.sh.counters.mib.in_csum_errors += 1;
+                    }
+                    FrameDrop::TcpMalformed | FrameDrop::TcpTruncated => {
+                        self.sh.counters.mib.in_segs += 1;
+                        self.sh.counters.mib.in_errs += 1;
+                    }
+                    _ => {}
+                }
+            }
+            Ok(Parsed::Arp { eth_src, arp }) => self.arp_input(eth_src, arp, tx),
+            Ok(Parsed::EchoRequest {
+                eth_src,
+                ip_src,
+                ip_dst,
+                ident,
+                seq_no,
+                data,
+            }) => {
+                let len = frame::echo_reply_frame_len(data.len());
+                let (mac, caps) = (self.sh.mac, self.sh.caps);
+                let meta = TxMeta {
+                    l2_len: 14,
+                    l3_len: 20,
+                    ..TxMeta::default()
+                };
+                if tx.frame(len, meta, |buf| {
+                    frame::build_echo_reply_frame(
+                        buf, mac, eth_src, ip_dst, ip_src, ident, seq_no, data, caps,
+                    )
+                }) {
+                    self.sh.counters.mib.icmp_echo_replies += 1;
+                    self.sh.counters.mib.out_frames += 1;
+                } else {
+                    self.sh.counters.drops.tx_no_buffer += 1;
+                }
+            }
+            Ok(Parsed::Tcp {
+                eth_src,
+                ip_src,
+                ip_dst,
+                tcp,
+                payload,
+            }) => self.tcp_input(eth_src, ip_src, ip_dst, &tcp, payload, tx),
+        }
     }
+
+    fn arp_input<T: Transmit>(&mut self, eth_src: MacAddr, arp: ArpRepr, tx: &mut T) {
+        if arp.target_ip != self.sh.ip {
+            self.sh.counters.drops.arp_not_for_us += 1;
+            return;
+        }
+        if arp.sender_mac.is_multicast() || arp.sender_mac == MacAddr::ZERO {
+            self.sh.counters.drops.arp_malformed += 1;
+            return;
+        }
+        self.sh
+            .arp
+            .insert(arp.sender_ip, arp.sender_mac, self.sh.now);
+        if arp.op == ArpOp::Request {
+            let reply = ArpRepr {
+                op: ArpOp::Reply,
+                sender_mac: self.sh.mac,
+                sender_ip: self.sh.ip,
+                target_mac: arp.sender_mac,
+                target_ip: arp.sender_ip,
+            };
+            let mac = self.sh.mac;
+            let meta = TxMeta {
+                l2_len: 14,
+                ..TxMeta::default()
+            };
+            if tx.frame(frame::ARP_FRAME_LEN, meta, |buf| {
+                frame::build_arp_frame(buf, mac, eth_src, &reply)
+            }) {
+                self.sh.counters.mib.arp_replies_sent += 1;
+                self.sh.counters.mib.out_frames += 1;
+            } else {
+                self.sh.counters.drops.tx_no_buffer += 1;
+            }
+        }
+    }
+
+    fn tcp_input<T: Transmit>(
+        &mut self,
+        eth_src: MacAddr,
+        ip_src: Ipv4Addr,
+        ip_dst: Ipv4Addr,
+        seg: &TcpRepr,
+        payload: &[u8],
+        tx: &mut T,
+    ) {
+        let c = &mut self.sh.counters;
+        c.mib.in_segs += 1;
+        let f = seg.flags;
+        if f.rst() {
+            c.mib.in_rsts += 1;
+        }
+        if f.syn() && (f.rst() || f.fin()) {
+            c.drops.tcp_bad_flags += 1;
+            return;
+        }
+        let tuple = FourTuple {
+            local_ip: ip_dst,
+            local_port: seg.dst_port,
+            remote_ip: ip_src,
+            remote_port: seg.src_port,
+        };
+        if let Some(id) = self.conns.lookup(&tuple) {
+            let Some(slot) = self.conns.get_mut(id) else {
+                return;
+            };
+            // The frame's source is the next hop for the reply (learned, no ARP needed).
+            slot.tcb.peer_mac = eth_src;
+            let mut ev = Events::default();
+            slot.tcb.input(&mut self.sh, tx, id, seg, payload, &mut ev);
+            self.dispatch(id, payload, ev, tx);
+            return;
+        }
+        if let Some(twid) = self.tw.lookup(&tuple) {
+            if self.tw_input(twid, &tuple, eth_src, seg, payload, tx) {
+                return;
+            }
+        }
+        self.listen_input(tuple, eth_src, seg, payload, tx);
+    }
+
+    /// TIME-WAIT (RFC 9293 §3.10.7.4, RFC 1337, RFC 6191). Returns false when the entry was
+    /// recycled for a new SYN, which the listener must now handle.
+    fn tw_input<T: Transmit>(
+        &mut self,
+        twid: SlotId,
+        tuple: &FourTuple,
+        eth_src: MacAddr,
+        seg: &TcpRepr,
+        payload: &[u8],
+        tx: &mut T,
+    ) -> bool {
+        let Some(e) = self.tw.get_mut(twid) else {
+            return false;
+        };
+        let f = seg.flags;
+        let seg_ts = if e.ts_ok { seg.options.timestamp } else { None };
+        if f.rst() {
+            // RFC 1337: a RST must not cut TIME-WAIT short (TIME-WAIT assassination).
+            self.sh.counters.drops.tcp_time_wait += 1;
+            return true;
+        }
+        if f.syn() && !f.ack() {
+            let newer = match seg_ts {
+                Some((tsval, _)) => (tsval.wrapping_sub(e.ts_recent) as i32) > 0,
+                None => seg.seq.gt(e.rcv_nxt),
+            };
+            if newer {
+                self.tw_remove(twid);
+                self.sh.counters.mib.tw_recycled += 1;
+                return false;
+            }
+            self.sh.tw_ack(tx, tuple, e, eth_src);
+            self.sh.counters.drops.tcp_time_wait += 1;
+            return true;
+        }
+        if let Some((tsval, _)) = seg_ts {
+            if (tsval.wrapping_sub(e.ts_recent) as i32) < 0 {
+                self.sh.counters.mib.paws_estab_rejected += 1;
+                self.sh.counters.drops.tcp_paws += 1;
+                self.sh.tw_ack(tx, tuple, e, eth_src);
+                return true;
+            }
+        }
+        let fin = f.fin();
+        if fin || !payload.is_empty() || seg.seq != e.rcv_nxt {
+            // A retransmitted FIN: our last ACK was lost. Re-ACK and restart 2×MSL.
+            self.sh.tw_ack(tx, tuple, e, eth_src);
+            if fin {
+                self.sh.timers.cancel(e.timer);
+                e.timer = self.sh.timers.schedule(
+                    self.sh.now + self.sh.cfg.msl * 2,
+                    TimerPayload::TimeWait(twid),
+                );
+            }
+        }
+        self.sh.counters.drops.tcp_time_wait += 1;
+        true
+    }
+
+    fn tw_remove(&mut self, twid: SlotId) {
+        if let Some((_, e)) = self.tw.remove(twid) {
+            self.sh.timers.cancel(e.timer);
+            self.sh.counters.states.leave(State::TimeWait);
+        }
+    }
+
+    /// LISTEN (RFC 9293 §3.10.7.2), SYN queue, SYN cookies (RFC 4987 §3.6); else RST.
+    fn listen_input<T: Transmit>(
+        &mut self,
+        tuple: FourTuple,
+        eth_src: MacAddr,
+        seg: &TcpRepr,
+        payload: &[u8],
+        tx: &mut T,
+    ) {
+        let f = seg.flags;
+        let li = if tuple.local_ip == self.sh.ip {
+            self.listeners
+                .iter()
+                .position(|l| l.port == tuple.local_port)
+        } else {
+            None
+        };
+        let Some(li) = li else {
+            let d = &mut self.sh.counters.drops;
+            if f.rst() {
+                d.tcp_rst_no_connection += 1;
+            } else if f.syn() {
+                d.tcp_no_listener += 1;
+            } else {
+                d.tcp_no_connection += 1;
+            }
+            self.sh.reply_rst(tx, eth_src, &tuple, seg, payload.len());
+            return;
+        };
+        if f.rst() {
+            self.sh.counters.drops.tcp_rst_no_connection += 1;
+            return;
+        }
+        let policy = self.sh.cfg.syncookies;
+        if f.ack() {
+            if !f.syn() && policy != SynCookiePolicy::Never {
+                let peer_isn = seg.seq - 1u32;
+                let cookie = seg.ack - 1u32;
+                if let Some(mss) = self
+                    .sh
+                    .cookies
+                    .decode(self.sh.now, &tuple, peer_isn, cookie)
+                {
+                    self.cookie_accept(tuple, eth_src, seg, payload, mss, tx);
+                    return;
+                }
+                self.sh.counters.mib.syncookies_failed += 1;
+                self.sh.counters.drops.tcp_bad_cookie += 1;
+            } else {
+                self.sh.counters.drops.tcp_no_connection += 1;
+            }
+            self.sh.reply_rst(tx, eth_src, &tuple, seg, payload.len());
+            return;
+        }
+        if !f.syn() {
+            self.sh.counters.drops.tcp_bad_flags += 1;
+            return;
+        }
+        if self.conns.len() >= self.sh.cfg.max_conns {
+            self.sh.counters.drops.tcp_conn_table_full += 1;
+            self.sh.counters.mib.listen_drops += 1;
+            return;
+        }
+        let full = self.listeners[li].synq >= self.sh.cfg.syn_backlog;
+        if full {
+            self.sh.counters.mib.listen_overflows += 1;
+        }
+        let cookie = match policy {
+            SynCookiePolicy::Always => true,
+            SynCookiePolicy::Auto => full,
+            SynCookiePolicy::Never => false,
+        };
+        if cookie {
+            self.cookie_synack(&tuple, eth_src, seg, tx);
+            return;
+        }
+        if full {
+            self.sh.counters.mib.listen_drops += 1;
+            self.sh.counters.drops.tcp_syn_queue_full += 1;
+            return;
+        }
+        let iss = self.sh.isn.isn(self.sh.now, &tuple);
+        let ts_off = self.sh.ts_offset(&tuple);
+        let mut t = Tcb::new(&self.sh, tuple, eth_src, State::SynReceived, iss, ts_off);
+        t.set(tcb::F_PASSIVE | tcb::F_IN_SYNQ);
+        t.irs = seg.seq;
+        t.rcv_nxt = seg.seq + 1u32;
+        t.negotiate(&self.sh, &seg.options);
+        t.snd_wnd = seg.window as u32;
+        t.max_snd_wnd = t.snd_wnd;
+        let Ok(id) = self.conns.insert(
+            tuple,
+            Slot {
+                tcb: t,
+                state: A::State::default(),
+            },
+        ) else {
+            self.sh.counters.drops.tcp_conn_table_full += 1;
+            self.sh.counters.mib.listen_drops += 1;
+            return;
+        };
+        self.listeners[li].synq += 1;
+        self.sh.counters.states.enter(State::SynReceived);
+        self.sh.counters.mib.passive_opens += 1;
+        let slot = self.conns.get_mut(id).expect("just inserted");
+        slot.tcb.send_syn(&mut self.sh, tx, false);
+        let rto = self.sh.cfg.rto_initial;
+        slot.tcb.arm_rtx(&mut self.sh, id, tcb::RTX_SYN, rto);
+    }
+
+    /// Stateless SYN-ACK whose ISN is a cookie; WS and SACK ride in our TSval.
+    fn cookie_synack<T: Transmit>(
+        &mut self,
+        tuple: &FourTuple,
+        eth_src: MacAddr,
+        seg: &TcpRepr,
+        tx: &mut T,
+    ) {
+        let sh = &mut self.sh;
+        let o = &seg.options;
+        let peer_mss = o.mss.unwrap_or(536);
+        let (isn, _mss) = sh.cookies.encode(sh.now, tuple, seg.seq, peer_mss);
+        let peer_ts = if sh.cfg.timestamps { o.timestamp } else { None };
+        // Without timestamps there is nowhere to keep WS/SACK: offer neither.
+        let ws = match peer_ts {
+            Some(_) if sh.cfg.window_scaling => o.window_scale,
+            _ => None,
+        };
+        let sack = peer_ts.is_some() && sh.cfg.sack && o.sack_permitted;
+        let mut options = TcpOptions {
+            mss: Some(sh.our_mss),
+            window_scale: ws.map(|_| sh.rcv_wscale),
+            sack_permitted: sack,
+            ..TcpOptions::default()
+        };
+        if let Some((tsval, _)) = peer_ts {
+            let now_ts = (sh.now.as_millis() as u32).wrapping_add(sh.ts_offset(tuple));
+            options.timestamp = Some((SynCookies::encode_ts(now_ts, ws, sack), tsval));
+        }
+        let repr = TcpRepr {
+            src_port: tuple.local_port,
+            dst_port: tuple.remote_port,
+            seq: isn,
+            ack: seg.seq + 1u32,
+            flags: TcpFlags(TcpFlags::SYN | TcpFlags::ACK),
+            window: sh.cfg.rx_buf.min(65535) as u16,
+            urgent: 0,
+            options,
+        };
+        let mut mac = eth_src;
+        if sh.emit_tcp(tx, &mut mac, tuple.remote_ip, &repr, (&[], &[])) {
+            sh.counters.mib.syncookies_sent += 1;
+            sh.counters.mib.out_segs += 1;
+        }
+    }
+
+    /// The ACK completing a cookie handshake: the connection starts in ESTABLISHED.
+    fn cookie_accept<T: Transmit>(
+        &mut self,
+        tuple: FourTuple,
+        eth_src: MacAddr,
+        seg: &TcpRepr,
+        payload: &[u8],
+        mss: u16,
+        tx: &mut T,
+    ) {
+        if self.conns.len() >= self.sh.cfg.max_conns {
+            self.sh.counters.drops.tcp_conn_table_full += 1;
+            self.sh.counters.mib.listen_drops += 1;
+            return;
+        }
+        self.sh.counters.mib.syncookies_recv += 1;
+        let iss = seg.ack - 1u32;
+        let ts_off = self.sh.ts_offset(&tuple);
+        let mut t = Tcb::new(&self.sh, tuple, eth_src, State::Established, iss, ts_off);
+        t.set(tcb::F_PASSIVE | tcb::F_SYN_ACKED);
+        let mut opts = TcpOptions {
+            mss: Some(mss),
+            ..TcpOptions::default()
+        };
+        if let Some((tsval, tsecr)) = seg.options.timestamp {
+            let (ws, sack) = SynCookies::decode_ts(tsecr);
+            opts.window_scale = ws;
+            opts.sack_permitted = sack;
+            opts.timestamp = Some((tsval, tsecr));
+        }
+        t.negotiate(&self.sh, &opts);
+        t.irs = seg.seq - 1u32;
+        t.rcv_nxt = seg.seq;
+        t.rcv_adv = seg.seq + self.sh.cfg.rx_buf.min(65535) as u32;
+        t.snd_una = seg.ack;
+        t.snd_nxt = seg.ack;
+        t.rtx_nxt = seg.ack;
+        t.rtx_end = seg.ack;
+        t.recover = seg.ack;
+        t.high_rxt = seg.ack;
+        // wl1 just before SEG.SEQ so that this ACK's window is taken.
+        t.snd_wl1 = seg.seq - 1u32;
+        t.snd_wl2 = seg.ack;
+        let Ok(id) = self.conns.insert(
+            tuple,
+            Slot {
+                tcb: t,
+                state: A::State::default(),
+            },
+        ) else {
+            self.sh.counters.drops.tcp_conn_table_full += 1;
+            return;
+        };
+        self.sh.counters.states.enter(State::Established);
+        self.sh.counters.mib.passive_opens += 1;
+        let slot = self.conns.get_mut(id).expect("just inserted");
+        let mut ev = Events {
+            opened: true,
+            ..Events::default()
+        };
+        slot.tcb.input(&mut self.sh, tx, id, seg, payload, &mut ev);
+        self.dispatch(id, payload, ev, tx);
+    }
+
+    /// App callbacks for what `input` found, then the app's requests, then one output flush.
+    fn dispatch<T: Transmit>(&mut self, id: SlotId, payload: &[u8], ev: Events, tx: &mut T) {
+        if let Some(reason) = ev.close {
+            self.finish(id, reason);
+            return;
+        }
+        let Some(slot) = self.conns.get_mut(id) else {
+            return;
+        };
+        let handle = ConnHandle(id);
+        if ev.opened {
+            if slot.tcb.has(tcb::F_IN_SYNQ) {
+                slot.tcb.clear(tcb::F_IN_SYNQ);
+                listener_leave(&mut self.listeners, slot.tcb.tuple.local_port);
+            }
+            if !slot.tcb.has(tcb::F_OPENED) {
+                slot.tcb.set(tcb::F_OPENED | tcb::F_APP_OPEN);
+                let mut sock = Socket {
+                    tcb: &mut slot.tcb,
+                    state: &mut slot.state,
+                    handle,
+                };
+                self.app.on_open(&mut sock);
+            }
+        }
+        let gone = tcb::F_ORPHAN | tcb::F_CLOSE_REQ | tcb::F_ABORT_REQ;
+        let live = |t: &Tcb| t.has(tcb::F_OPENED) && !t.has(gone);
+        if let Some((a, b)) = ev.direct {
+            let data = payload.get(a..b).unwrap_or(&[]);
+            let n = if live(&slot.tcb) {
+                let mut sock = Socket {
+                    tcb: &mut slot.tcb,
+                    state: &mut slot.state,
+                    handle,
+                };
+                self.app.on_data(&mut sock, data).min(data.len())
+            } else {
+                0
+            };
+            if n < data.len() {
+                // Only what the app left is copied (zero-copy otherwise).
+                let w = slot.tcb.rcvbuf.write_at(0, &data[n..]);
+                if w.dropped > 0 {
+                    self.sh.counters.drops.tcp_rcv_buffer_full += 1;
+                }
+            }
+        }
+        if ev.buffered && live(&slot.tcb) {
+            // Offer buffered data; the buffer is moved out so the app may hold the slice
+            // while it uses the socket.
+            for _ in 0..2 {
+                let placeholder = crate::buffer::RecvBuffer::new(0, 0);
+                let rb = core::mem::replace(&mut slot.tcb.rcvbuf, placeholder);
+                let (a, _) = rb.readable();
+                let len = a.len();
+                let n = if len > 0 {
+                    let mut sock = Socket {
+                        tcb: &mut slot.tcb,
+                        state: &mut slot.state,
+                        handle,
+                    };
+                    self.app.on_data(&mut sock, a).min(len)
+                } else {
+                    0
+                };
+                slot.tcb.rcvbuf = rb;
+                slot.tcb.rcvbuf.consume(n);
+                if len == 0 || n < len || !live(&slot.tcb) {
+                    break;
+                }
+            }
+        }
+        if ev.peer_fin && live(&slot.tcb) {
+            let mut sock = Socket {
+                tcb: &mut slot.tcb,
+                state: &mut slot.state,
+                handle,
+            };
+            self.app.on_peer_closed(&mut sock);
+        }
+        if ev.writable && live(&slot.tcb) {
+            let mut sock = Socket {
+                tcb: &mut slot.tcb,
+                state: &mut slot.state,
+                handle,
+            };
+            self.app.on_writable(&mut sock);
+        }
+        self.flush(id, tx, ev.time_wait);
+    }
+
+    /// Applies app requests (close/shutdown/abort), sends what is due, keeps the gauges exact,
+    /// and moves the connection to TIME_WAIT when it got there.
+    fn flush<T: Transmit>(&mut self, id: SlotId, tx: &mut T, time_wait: bool) {
+        let Some(slot) = self.conns.get_mut(id) else {
+            return;
+        };
+        let t = &mut slot.tcb;
+        if t.has(tcb::F_ABORT_REQ | tcb::F_CLOSE_REQ | tcb::F_SHUT_REQ) {
+            let mut abort = t.has(tcb::F_ABORT_REQ);
+            if !abort && t.has(tcb::F_CLOSE_REQ) && !t.rcvbuf.is_empty() {
+                // RFC 2525 §2.17: closing with unread data resets and discards it.
+                self.sh.counters.mib.abort_on_close += 1;
+                abort = true;
+            }
+            if !abort
+                && t.has(tcb::F_CLOSE_REQ)
+                && !t.has(tcb::F_ORPHAN_COUNTED)
+                && self.sh.counters.orphans >= self.sh.cfg.max_orphans as u64
+            {
+                // tcp_max_orphans: refuse to keep another orphan (TCPAbortOnMemory).
+                self.sh.counters.mib.abort_on_memory += 1;
+                abort = true;
+            }
+            if abort {
+                t.clear(tcb::F_ABORT_REQ | tcb::F_CLOSE_REQ | tcb::F_SHUT_REQ);
+                match t.state {
+                    State::SynSent | State::Closed => {}
+                    _ => t.send_abort_rst(&mut self.sh, tx),
+                }
+                t.state = State::Closed;
+                self.finish(id, CloseReason::Aborted);
+                return;
+            }
+            if t.has(tcb::F_CLOSE_REQ) {
+                t.clear(tcb::F_CLOSE_REQ | tcb::F_SHUT_REQ);
+                if t.state == State::SynSent {
+                    t.state = State::Closed;
+                    self.finish(id, CloseReason::Aborted);
+                    return;
+                }
+                t.set(tcb::F_ORPHAN | tcb::F_ORPHAN_COUNTED);
+                self.sh.counters.orphans += 1;
+                t.queue_fin();
+            }
+            if t.has(tcb::F_SHUT_REQ) {
+                t.clear(tcb::F_SHUT_REQ);
+                t.queue_fin();
+            }
+        }
+        t.output(&mut self.sh, tx, id);
+        sync_gauge(&mut self.sh.counters, t);
+        if time_wait || t.state == State::TimeWait {
+            self.enter_time_wait(id);
+        }
+    }
+
+    /// Frees the connection; the app hears `on_closed` once if it knew the handle.
+    fn finish(&mut self, id: SlotId, reason: CloseReason) {
+        let Some((_, mut slot)) = self.conns.remove(id) else {
+            return;
+        };
+        self.release(&mut slot);
+        if slot.tcb.has(tcb::F_APP_OPEN) {
+            self.app.on_closed(&mut slot.state, ConnHandle(id), reason);
+        }
+    }
+
+    fn release(&mut self, slot: &mut Slot<A::State>) {
+        let t = &mut slot.tcb;
+        t.cancel_timers(&mut self.sh);
+        self.sh.counters.states.leave(t.gauge_state);
+        if t.has(tcb::F_IN_SYNQ) {
+            listener_leave(&mut self.listeners, t.tuple.local_port);
+        }
+        if t.has(tcb::F_ORPHAN_COUNTED) {
+            self.sh.counters.orphans = self.sh.counters.orphans.saturating_sub(1);
+        }
+    }
+
+    /// The full Tcb is freed; a compact entry keeps the 4-tuple for 2×MSL.
+    fn enter_time_wait(&mut self, id: SlotId) {
+        let Some((tuple, mut slot)) = self.conns.remove(id) else {
+            return;
+        };
+        self.release(&mut slot);
+        let t = &slot.tcb;
+        if self.tw.len() < self.sh.cfg.max_time_wait {
+            let wnd = (t.rcv_adv - t.rcv_nxt) >> t.rcv_wscale;
+            let e = TwEntry {
+                snd_nxt: t.snd_nxt,
+                rcv_nxt: t.rcv_nxt,
+                ts_recent: t.ts_recent,
+                timer: TimerId::NONE,
+                window: wnd.min(65535) as u16,
+                ts_ok: t.has(tcb::F_TS),
+            };
+            match self.tw.insert(tuple, e) {
+                Ok(twid) => {
+                    let timer = self.sh.timers.schedule(
+                        self.sh.now + self.sh.cfg.msl * 2,
+                        TimerPayload::TimeWait(twid),
+                    );
+                    if let Some(e) = self.tw.get_mut(twid) {
+                        e.timer = timer;
+                    }
+                    self.sh.counters.states.enter(State::TimeWait);
+                }
+                Err(_) => self.sh.counters.mib.tw_killed += 1,
+            }
+        } else {
+            self.sh.counters.mib.tw_killed += 1;
+        }
+        if slot.tcb.has(tcb::F_APP_OPEN) {
+            self.app
+                .on_closed(&mut slot.state, ConnHandle(id), CloseReason::Normal);
+        }
+    }
+
     /// Fires due timers and flushes pending output. Call once per poll loop.
     pub fn poll<T: Transmit>(&mut self, now: Instant, tx: &mut T) {
-        let _ = (now, tx);
-        todo!("engine helper")
+        self.sh.now = now;
+        while let Some(p) = self.sh.timers.poll_expired(now) {
+            match p {
+                TimerPayload::Rtx(id) => {
+                    let Some(slot) = self.conns.get_mut(id) else {
+                        continue;
+                    };
+                    slot.tcb.rtx_timer = TimerId::NONE;
+                    let mut ev = Events::default();
+                    slot.tcb.on_rtx_timer(&mut self.sh, tx, id, &mut ev);
+                    if let Some(reason) = ev.close {
+                        self.finish(id, reason);
+                    } else {
+                        sync_gauge(&mut self.sh.counters, &mut slot.tcb);
+                    }
+                }
+                TimerPayload::DelAck(id) => {
+                    let Some(slot) = self.conns.get_mut(id) else {
+                        continue;
+                    };
+                    slot.tcb.on_delack_timer(&mut self.sh, tx, id);
+                }
+                TimerPayload::TimeWait(twid) => {
+                    if self.tw.remove(twid).is_some() {
+                        self.sh.counters.states.leave(State::TimeWait);
+                        self.sh.counters.mib.tw_expired += 1;
+                    }
+                }
+            }
+        }
     }
+
     /// When `poll` next has work (for callers that sleep).
     pub fn poll_at(&self) -> Option<Instant> {
-        todo!("engine helper")
+        self.sh.timers.next_deadline()
     }
+
     /// Runs `f` on a live connection outside a callback (e.g. a generator's timed send), then
     /// flushes what it queued.
     pub fn with_conn<T: Transmit, R>(
@@ -123,21 +1194,53 @@ impl<A: App> Engine<A> {
         tx: &mut T,
         f: impl FnOnce(&mut A, &mut Socket<'_, A::State>) -> R,
     ) -> Option<R> {
-        let _ = (handle, now, tx, f);
-        todo!("engine helper")
+        self.sh.now = now;
+        let slot = self.conns.get_mut(handle.0)?;
+        if !slot.tcb.has(tcb::F_APP_OPEN) {
+            return None;
+        }
+        let mut sock = Socket {
+            tcb: &mut slot.tcb,
+            state: &mut slot.state,
+            handle,
+        };
+        let r = f(&mut self.app, &mut sock);
+        self.flush(handle.0, tx, false);
+        Some(r)
     }
+
     /// Graceful shutdown: stop listening and close every connection (FIN, or RST where data is
     /// unread). `poll` then drives them to CLOSED.
     pub fn close_all<T: Transmit>(&mut self, now: Instant, tx: &mut T) {
-        let _ = (now, tx);
-        todo!("engine helper")
+        self.sh.now = now;
+        while let Some(l) = self.listeners.pop() {
+            let _ = l;
+            self.sh.counters.states.leave(State::Listen);
+        }
+        for id in self.conns.ids() {
+            let Some(slot) = self.conns.get_mut(id) else {
+                continue;
+            };
+            if slot.tcb.has(tcb::F_ORPHAN) {
+                continue;
+            }
+            if slot.tcb.state == State::SynReceived && !slot.tcb.has(tcb::F_OPENED) {
+                slot.tcb.send_abort_rst(&mut self.sh, tx);
+                slot.tcb.state = State::Closed;
+                self.finish(id, CloseReason::Aborted);
+                continue;
+            }
+            slot.tcb.set(tcb::F_CLOSE_REQ);
+            self.flush(id, tx, false);
+        }
     }
+
     /// Live connections, TIME_WAIT excluded.
     pub fn conn_count(&self) -> usize {
-        todo!("engine helper")
+        self.conns.len()
     }
     pub fn time_wait_count(&self) -> usize {
-        todo!("engine helper")
+        self.tw.len()
     }
     pub fn app(&self) -> &A {
         &self.app
@@ -146,6 +1249,14 @@ impl<A: App> Engine<A> {
         &mut self.app
     }
     pub fn counters(&self) -> &Counters {
-        &self.counters
+        &self.sh.counters
+    }
+    /// The RFC 9293 state of a live connection (None once closed or in TIME_WAIT).
+    pub fn conn_state(&self, handle: ConnHandle) -> Option<State> {
+        self.conns.get(handle.0).map(|s| s.tcb.state)
+    }
+    /// Heap bytes held by a connection's buffers (memory accounting and tests).
+    pub fn conn_heap_bytes(&self, handle: ConnHandle) -> Option<usize> {
+        self.conns.get(handle.0).map(|s| s.tcb.heap_bytes())
     }
 }

@@ -11,6 +11,7 @@ pub mod seq;
 pub mod sim;
 pub mod table;
 pub mod tcp;
+pub mod testing;
 pub mod time;
 pub mod timer;
 pub mod wire;

@@ -1,4 +1,1519 @@
 //! Transmission control block: one connection's state (RFC 9293 §3.3.1) and segment processing
 //! in the order of RFC 9293 §3.10.7.
+//!
+//! The Tcb never calls the app: `input` and the timer handlers record what the app must hear in
+//! `Events`, and the engine dispatches them, then calls `output` once so that the app's reply
+//! and our ACK leave in one segment.
 
-pub struct Tcb {}
+use crate::app::CloseReason;
+use crate::buffer::{RecvBuffer, SendBuffer};
+use crate::counters::State;
+use crate::engine::{Shared, TimerPayload, Transmit};
+use crate::flow::FourTuple;
+use crate::seq::SeqNum;
+use crate::table::SlotId;
+use crate::tcp::cc::Cc;
+use crate::tcp::rtt::RttEstimator;
+use crate::tcp::scoreboard::Scoreboard;
+use crate::time::Instant;
+use crate::timer::TimerId;
+use crate::wire::tcp::{SackBlocks, TcpFlags, TcpOptions, TcpRepr};
+use crate::wire::MacAddr;
+use core::time::Duration;
+
+// Tcb flags (one word keeps the Tcb small).
+/// The app knows this connection's handle (so it must get `on_closed`).
+pub(crate) const F_APP_OPEN: u32 = 1 << 0;
+/// `on_open` was called.
+pub(crate) const F_OPENED: u32 = 1 << 1;
+/// The app fully closed: no more callbacks but `on_closed`, data arriving is answered by RST.
+pub(crate) const F_ORPHAN: u32 = 1 << 2;
+/// App requests recorded during a callback, applied by the engine afterwards.
+pub(crate) const F_CLOSE_REQ: u32 = 1 << 3;
+pub(crate) const F_SHUT_REQ: u32 = 1 << 4;
+pub(crate) const F_ABORT_REQ: u32 = 1 << 5;
+/// Our FIN goes out after the queued data.
+pub(crate) const F_FIN_QUEUED: u32 = 1 << 6;
+pub(crate) const F_FIN_SENT: u32 = 1 << 7;
+/// Created from LISTEN (a RST in SYN-RECEIVED drops it silently).
+pub(crate) const F_PASSIVE: u32 = 1 << 8;
+/// Counted in its listener's SYN queue.
+pub(crate) const F_IN_SYNQ: u32 = 1 << 9;
+pub(crate) const F_TS: u32 = 1 << 10;
+pub(crate) const F_SACK: u32 = 1 << 11;
+pub(crate) const F_WS: u32 = 1 << 12;
+pub(crate) const F_ACK_NOW: u32 = 1 << 13;
+pub(crate) const F_WANT_WRITABLE: u32 = 1 << 14;
+/// The peer's FIN was processed.
+pub(crate) const F_PEER_FIN: u32 = 1 << 15;
+/// Counted in `counters.orphans`.
+pub(crate) const F_ORPHAN_COUNTED: u32 = 1 << 16;
+/// In fast recovery (NewReno or SACK).
+pub(crate) const F_RECOVERY: u32 = 1 << 17;
+/// After an RTO: everything from `rtx_nxt` to `rtx_end` is presumed lost (go-back-N).
+pub(crate) const F_LOSS: u32 = 1 << 18;
+/// The next retransmission ignores cwnd (fast retransmit, RFC 5681 §3.2 step 2).
+pub(crate) const F_RTX_FORCE: u32 = 1 << 19;
+/// A segment is being timed for an RTT sample (Karn: cleared on retransmission).
+pub(crate) const F_RTT_TIMING: u32 = 1 << 20;
+/// Next hop MAC not yet resolved (active open before ARP answered).
+pub(crate) const F_NO_MAC: u32 = 1 << 21;
+/// Our SYN has been acknowledged (sndbuf offset 0 is then SND.UNA, not ISS + 1).
+pub(crate) const F_SYN_ACKED: u32 = 1 << 22;
+/// The persist timer found a usable but small window: send despite SWS avoidance
+/// (RFC 9293 §3.8.6.2.1 override timeout).
+pub(crate) const F_FORCE_SEND: u32 = 1 << 23;
+
+// What the single "rtx" timer slot is armed for (like Linux's icsk_pending).
+pub(crate) const RTX_NONE: u8 = 0;
+pub(crate) const RTX_SYN: u8 = 1;
+pub(crate) const RTX_DATA: u8 = 2;
+pub(crate) const RTX_PERSIST: u8 = 3;
+pub(crate) const RTX_KEEPALIVE: u8 = 4;
+pub(crate) const RTX_FIN_WAIT2: u8 = 5;
+
+/// The minimum MSS a peer may impose (RFC 9293 §3.7.1 default is 536; below 64 is abuse).
+const MIN_PEER_MSS: u16 = 64;
+/// RFC 9293 §3.7.1: assumed when the peer sends no MSS option.
+const DEFAULT_PEER_MSS: u16 = 536;
+/// RFC 5681 §3.2 DupThresh.
+const DUP_THRESH: u8 = 3;
+
+/// What the app must be told after `input` or a timer; the engine dispatches it.
+#[derive(Default, Debug)]
+pub(crate) struct Events {
+    /// Entered ESTABLISHED.
+    pub opened: bool,
+    /// In-order payload `payload[a..b]` that was not buffered (zero-copy delivery).
+    pub direct: Option<(usize, usize)>,
+    /// New in-order data went into the receive buffer.
+    pub buffered: bool,
+    /// The peer's FIN was processed.
+    pub peer_fin: bool,
+    /// Send space opened after a short `send`.
+    pub writable: bool,
+    /// Move to TIME_WAIT after flushing output.
+    pub time_wait: bool,
+    /// Remove the connection now (no further output but what was already sent).
+    pub close: Option<CloseReason>,
+}
+
+pub struct Tcb {
+    pub(crate) tuple: FourTuple,
+    pub(crate) peer_mac: MacAddr,
+    pub(crate) state: State,
+    /// The state the per-state gauge currently counts this connection in.
+    pub(crate) gauge_state: State,
+    pub(crate) flags: u32,
+    // Send sequence space (RFC 9293 §3.3.1). `snd_nxt` is the highest sequence sent plus one
+    // (BSD's snd_max); retransmissions use `rtx_nxt` instead of moving it back.
+    pub(crate) iss: SeqNum,
+    pub(crate) snd_una: SeqNum,
+    pub(crate) snd_nxt: SeqNum,
+    pub(crate) snd_wl1: SeqNum,
+    pub(crate) snd_wl2: SeqNum,
+    pub(crate) rtx_nxt: SeqNum,
+    pub(crate) rtx_end: SeqNum,
+    /// RFC 6582 `recover` / RFC 6675 RecoveryPoint.
+    pub(crate) recover: SeqNum,
+    /// RFC 6675 HighRxt.
+    pub(crate) high_rxt: SeqNum,
+    pub(crate) rtt_seq: SeqNum,
+    // Receive sequence space.
+    pub(crate) irs: SeqNum,
+    pub(crate) rcv_nxt: SeqNum,
+    /// Right edge of the window last advertised (never moved left, RFC 9293 §3.8.6).
+    pub(crate) rcv_adv: SeqNum,
+    pub(crate) snd_wnd: u32,
+    pub(crate) max_snd_wnd: u32,
+    pub(crate) ts_recent: u32,
+    pub(crate) ts_offset: u32,
+    /// Microseconds (wrapping) when the timed segment was sent.
+    pub(crate) rtt_start: u32,
+    /// Milliseconds (wrapping) of the last segment received (keepalive idle time).
+    pub(crate) last_rx: u32,
+    /// Negotiated MSS: payload bytes per segment before options.
+    pub(crate) mss: u16,
+    pub(crate) snd_wscale: u8,
+    pub(crate) rcv_wscale: u8,
+    pub(crate) dupacks: u8,
+    pub(crate) delack_segs: u8,
+    /// Consecutive timeouts / probes without progress.
+    pub(crate) retries: u8,
+    pub(crate) rtx_kind: u8,
+    pub(crate) rtx_timer: TimerId,
+    pub(crate) delack_timer: TimerId,
+    pub(crate) rtt: RttEstimator,
+    pub(crate) cc: Cc,
+    pub(crate) sndbuf: SendBuffer,
+    pub(crate) rcvbuf: RecvBuffer,
+    /// Allocated on the first SACK-carrying ACK only.
+    pub(crate) sb: Option<Box<Scoreboard>>,
+}
+
+#[inline]
+fn ms32(now: Instant) -> u32 {
+    now.as_millis() as u32
+}
+
+#[inline]
+fn us32(now: Instant) -> u32 {
+    now.as_micros() as u32
+}
+
+impl Tcb {
+    pub(crate) fn new(
+        sh: &Shared,
+        tuple: FourTuple,
+        peer_mac: MacAddr,
+        state: State,
+        iss: SeqNum,
+        ts_offset: u32,
+    ) -> Tcb {
+        let cfg = &sh.cfg;
+        Tcb {
+            tuple,
+            peer_mac,
+            state,
+            gauge_state: state,
+            flags: 0,
+            iss,
+            snd_una: iss,
+            snd_nxt: iss,
+            snd_wl1: SeqNum(0),
+            snd_wl2: iss,
+            rtx_nxt: iss,
+            rtx_end: iss,
+            recover: iss,
+            high_rxt: iss,
+            rtt_seq: iss,
+            irs: SeqNum(0),
+            rcv_nxt: SeqNum(0),
+            rcv_adv: SeqNum(0),
+            snd_wnd: 0,
+            max_snd_wnd: 0,
+            ts_recent: 0,
+            ts_offset,
+            rtt_start: 0,
+            last_rx: ms32(sh.now),
+            mss: DEFAULT_PEER_MSS.min(sh.our_mss),
+            snd_wscale: 0,
+            rcv_wscale: 0,
+            dupacks: 0,
+            delack_segs: 0,
+            retries: 0,
+            rtx_kind: RTX_NONE,
+            rtx_timer: TimerId::NONE,
+            delack_timer: TimerId::NONE,
+            rtt: RttEstimator::new(cfg.rto_initial, cfg.rto_min, cfg.rto_max),
+            cc: Cc::new(cfg.cc, sh.our_mss as u32, cfg.initial_window),
+            sndbuf: SendBuffer::new(cfg.tx_buf),
+            rcvbuf: RecvBuffer::new(cfg.rx_buf, cfg.max_ooo_ranges),
+            sb: None,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn has(&self, f: u32) -> bool {
+        self.flags & f != 0
+    }
+    #[inline]
+    pub(crate) fn set(&mut self, f: u32) {
+        self.flags |= f;
+    }
+    #[inline]
+    pub(crate) fn clear(&mut self, f: u32) {
+        self.flags &= !f;
+    }
+
+    /// Applies the peer's SYN options (RFC 9293 §3.7.1 MSS, RFC 7323 WS/TS, RFC 2018 SACK):
+    /// an option is used only when both sides sent it.
+    pub(crate) fn negotiate(&mut self, sh: &Shared, o: &TcpOptions) {
+        let peer_mss = o.mss.unwrap_or(DEFAULT_PEER_MSS).max(MIN_PEER_MSS);
+        self.mss = sh.our_mss.min(peer_mss);
+        self.cc.set_mss(self.mss as u32);
+        if sh.cfg.window_scaling {
+            if let Some(ws) = o.window_scale {
+                self.set(F_WS);
+                self.snd_wscale = ws.min(14);
+                self.rcv_wscale = sh.rcv_wscale;
+            }
+        }
+        if sh.cfg.sack && o.sack_permitted {
+            self.set(F_SACK);
+        }
+        if sh.cfg.timestamps {
+            if let Some((tsval, _)) = o.timestamp {
+                self.set(F_TS);
+                self.ts_recent = tsval;
+            }
+        }
+    }
+
+    /// Sequence number of the first data byte (the byte at sndbuf offset 0).
+    #[inline]
+    fn data_start(&self) -> SeqNum {
+        if self.has(F_SYN_ACKED) {
+            self.snd_una
+        } else {
+            self.iss + 1u32
+        }
+    }
+
+    /// One past the last queued data byte.
+    #[inline]
+    fn data_end(&self) -> SeqNum {
+        self.data_start() + self.sndbuf.len()
+    }
+
+    #[inline]
+    fn in_flight(&self) -> u32 {
+        if self.has(F_LOSS) {
+            self.rtx_nxt - self.snd_una
+        } else {
+            self.snd_nxt - self.snd_una
+        }
+    }
+
+    /// Whether `send` may queue data now.
+    pub(crate) fn can_send(&self) -> bool {
+        matches!(
+            self.state,
+            State::SynSent | State::SynReceived | State::Established | State::CloseWait
+        ) && !self.has(F_FIN_QUEUED | F_CLOSE_REQ | F_SHUT_REQ | F_ABORT_REQ)
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Input
+    // ---------------------------------------------------------------------------------------
+
+    /// Segment arrival (RFC 9293 §3.10.7.3 for SYN-SENT, §3.10.7.4 otherwise).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn input<T: Transmit>(
+        &mut self,
+        sh: &mut Shared,
+        tx: &mut T,
+        id: SlotId,
+        seg: &TcpRepr,
+        payload: &[u8],
+        ev: &mut Events,
+    ) {
+        self.last_rx = ms32(sh.now);
+        if self.has(F_NO_MAC) {
+            self.clear(F_NO_MAC);
+        }
+        if self.state == State::SynSent {
+            self.input_syn_sent(sh, tx, id, seg, ev);
+            return;
+        }
+        let flags = seg.flags;
+
+        // SYN-RECEIVED: a retransmitted SYN means our SYN-ACK was lost; answer it again.
+        if self.state == State::SynReceived
+            && flags.syn()
+            && !flags.ack()
+            && !flags.rst()
+            && seg.seq == self.irs
+        {
+            self.send_syn(sh, tx, true);
+            return;
+        }
+
+        // RFC 7323 §5.3 R1 (PAWS): an older TSval than TS.Recent is a stale duplicate.
+        let seg_ts = if self.has(F_TS) {
+            seg.options.timestamp
+        } else {
+            None
+        };
+        if let Some((tsval, _)) = seg_ts {
+            if !flags.rst() && (tsval.wrapping_sub(self.ts_recent) as i32) < 0 {
+                sh.counters.mib.paws_estab_rejected += 1;
+                sh.counters.drops.tcp_paws += 1;
+                self.set(F_ACK_NOW);
+                return;
+            }
+        }
+
+        // First: sequence number check (RFC 9293 §3.10.7.4 acceptability table).
+        let mut seq = seg.seq;
+        let mut data = payload;
+        let mut fin = flags.fin();
+        let seg_len = data.len() as u32 + flags.syn() as u32 + fin as u32;
+        let wnd = if self.rcv_adv.gt(self.rcv_nxt) {
+            self.rcv_adv - self.rcv_nxt
+        } else {
+            0
+        };
+        let acceptable = match (seg_len, wnd) {
+            (0, 0) => seq == self.rcv_nxt,
+            (0, _) => seq.in_range(self.rcv_nxt, self.rcv_nxt + wnd),
+            // RFC 9293 §3.10.7.4: with a zero window, still take the ACK (and RST) of a
+            // segment at RCV.NXT; its text is trimmed away below.
+            (_, 0) => seq == self.rcv_nxt,
+            (_, _) => {
+                seq.in_range(self.rcv_nxt, self.rcv_nxt + wnd)
+                    || (seq + (seg_len - 1)).in_range(self.rcv_nxt, self.rcv_nxt + wnd)
+            }
+        };
+        if !acceptable {
+            // A zero-window probe or a keepalive (seq = RCV.NXT - 1) lands here too: the ACK
+            // we send is exactly the answer it wants.
+            sh.counters.drops.tcp_out_of_window += 1;
+            if !flags.rst() {
+                self.set(F_ACK_NOW);
+            }
+            return;
+        }
+
+        // Second: RST (RFC 9293 §3.10.7.4, RFC 5961 §3.2).
+        if flags.rst() {
+            if seq != self.rcv_nxt {
+                self.challenge_ack(sh);
+                return;
+            }
+            let reason = match self.state {
+                State::SynReceived => {
+                    sh.counters.mib.attempt_fails += 1;
+                    if self.has(F_PASSIVE) {
+                        CloseReason::ResetByPeer
+                    } else {
+                        CloseReason::Refused
+                    }
+                }
+                State::Established | State::CloseWait => {
+                    sh.counters.mib.estab_resets += 1;
+                    CloseReason::ResetByPeer
+                }
+                _ => CloseReason::ResetByPeer,
+            };
+            self.state = State::Closed;
+            ev.close = Some(reason);
+            return;
+        }
+
+        // Third: security/compartment (not applicable). Fourth: SYN in a synchronized state
+        // (RFC 5961 §4): never reset on it, send a challenge ACK.
+        if flags.syn() {
+            sh.counters.mib.syn_challenges += 1;
+            self.challenge_ack(sh);
+            return;
+        }
+
+        // Fifth: ACK.
+        if !flags.ack() {
+            sh.counters.drops.tcp_bad_flags += 1;
+            return;
+        }
+        let ack = seg.ack;
+        // RFC 5961 §5.2: SEG.ACK must lie in [SND.UNA - MAX.SND.WND, SND.NXT].
+        if ack.gt(self.snd_nxt) || ack.lt(self.snd_una - self.max_snd_wnd) {
+            sh.counters.drops.tcp_bad_ack += 1;
+            if self.state == State::SynReceived {
+                self.send_rst(sh, tx, ack, None);
+            } else {
+                self.challenge_ack(sh);
+            }
+            return;
+        }
+        if self.state == State::SynReceived {
+            if ack.gt(self.snd_una) {
+                self.state = State::Established;
+                ev.opened = true;
+                // The window in the handshake's final ACK is scaled (RFC 7323 §2.2).
+                self.snd_wnd = (seg.window as u32) << self.snd_wscale;
+                self.max_snd_wnd = self.snd_wnd;
+                self.snd_wl1 = seq;
+                self.snd_wl2 = ack;
+            } else {
+                sh.counters.drops.tcp_bad_ack += 1;
+                self.send_rst(sh, tx, ack, None);
+                return;
+            }
+        }
+
+        // RFC 7323 §4.3: remember TSval of a segment that covers Last.ACK.sent.
+        if let Some((tsval, _)) = seg_ts {
+            if seq.le(self.rcv_nxt) {
+                self.ts_recent = tsval;
+            }
+        }
+
+        let seg_wnd = (seg.window as u32) << self.snd_wscale;
+        if ack.gt(self.snd_una) {
+            self.on_new_ack(sh, ack, seg, ev);
+        } else if ack == self.snd_una
+            && data.is_empty()
+            && !fin
+            && seg_wnd == self.snd_wnd
+            && self.snd_nxt != self.snd_una
+        {
+            self.on_dupack(sh, seg);
+        } else if ack == self.snd_una && self.has(F_RECOVERY) && self.has(F_SACK) {
+            // SACK info on a non-duplicate ACK still feeds the scoreboard.
+            self.update_scoreboard(seg);
+        }
+        // RFC 9293 §3.10.7.4: update the send window only from newer segments.
+        if self.snd_wl1.lt(seq) || (self.snd_wl1 == seq && self.snd_wl2.le(ack)) {
+            let opened = self.snd_wnd == 0 && seg_wnd > 0;
+            self.snd_wnd = seg_wnd;
+            self.max_snd_wnd = self.max_snd_wnd.max(seg_wnd);
+            self.snd_wl1 = seq;
+            self.snd_wl2 = ack;
+            if opened && self.rtx_kind == RTX_PERSIST {
+                self.cancel_rtx(sh);
+                self.retries = 0;
+            }
+        }
+
+        let fin_acked = self.has(F_FIN_SENT) && self.snd_una == self.snd_nxt;
+        match self.state {
+            State::FinWait1 if fin_acked => self.state = State::FinWait2,
+            State::Closing if fin_acked => {
+                self.state = State::TimeWait;
+                ev.time_wait = true;
+                return;
+            }
+            State::LastAck if fin_acked => {
+                self.state = State::Closed;
+                ev.close = Some(CloseReason::Normal);
+                return;
+            }
+            _ => {}
+        }
+
+        // Sixth: URG (ignored). Seventh: segment text.
+        // Trim what lies before RCV.NXT (already received) and beyond what we can hold.
+        let mut at = 0usize;
+        if seq.lt(self.rcv_nxt) {
+            let skip = (self.rcv_nxt - seq) as usize;
+            if skip >= data.len() {
+                if skip > data.len() {
+                    fin = false; // the FIN itself is old
+                }
+                at = data.len();
+                data = &[];
+            } else {
+                at = skip;
+                data = &data[skip..];
+            }
+            seq = self.rcv_nxt;
+        }
+        let adv = if self.rcv_adv.gt(self.rcv_nxt) {
+            self.rcv_adv - self.rcv_nxt
+        } else {
+            0
+        };
+        let room = (adv as usize).min(self.rcvbuf.window());
+        let off = (seq - self.rcv_nxt) as usize;
+        if off + data.len() > room {
+            let keep = room.saturating_sub(off);
+            sh.counters.drops.tcp_rcv_buffer_full += 1;
+            data = &data[..keep.min(data.len())];
+            fin = false;
+            self.set(F_ACK_NOW);
+        }
+        let data_start = at;
+        if !data.is_empty() {
+            match self.state {
+                State::Established | State::FinWait1 | State::FinWait2 => {
+                    if self.has(F_ORPHAN) {
+                        // RFC 9293 §3.10.7.4 / Linux: the app is gone, so new data cannot be
+                        // delivered: reset instead of silently discarding (TCPAbortOnData).
+                        sh.counters.mib.abort_on_data += 1;
+                        sh.counters.drops.tcp_after_close += 1;
+                        self.send_rst(sh, tx, self.snd_nxt, Some(seq + data.len()));
+                        self.state = State::Closed;
+                        ev.close = Some(CloseReason::Aborted);
+                        return;
+                    }
+                    self.receive_data(sh, seq, data, data_start, ev);
+                }
+                // CLOSE-WAIT, CLOSING, LAST-ACK: the peer already sent FIN; ignore.
+                _ => {}
+            }
+        }
+
+        // Eighth: FIN, once everything before it has arrived.
+        if fin && seq + data.len() == self.rcv_nxt && !self.has(F_PEER_FIN) {
+            self.rcv_nxt += 1u32;
+            self.set(F_PEER_FIN | F_ACK_NOW);
+            ev.peer_fin = true;
+            match self.state {
+                State::SynReceived | State::Established => self.state = State::CloseWait,
+                State::FinWait1 => {
+                    if self.has(F_FIN_SENT) && self.snd_una == self.snd_nxt {
+                        self.state = State::TimeWait;
+                        ev.time_wait = true;
+                    } else {
+                        self.state = State::Closing;
+                    }
+                }
+                State::FinWait2 => {
+                    self.state = State::TimeWait;
+                    ev.time_wait = true;
+                }
+                _ => {}
+            }
+        } else if fin && self.has(F_PEER_FIN) {
+            // A retransmitted FIN: our ACK was lost.
+            self.set(F_ACK_NOW);
+        }
+    }
+
+    /// RFC 9293 §3.10.7.3.
+    fn input_syn_sent<T: Transmit>(
+        &mut self,
+        sh: &mut Shared,
+        tx: &mut T,
+        id: SlotId,
+        seg: &TcpRepr,
+        ev: &mut Events,
+    ) {
+        let flags = seg.flags;
+        if flags.ack() && (seg.ack.le(self.iss) || seg.ack.gt(self.snd_nxt)) {
+            sh.counters.drops.tcp_bad_ack += 1;
+            if !flags.rst() {
+                self.send_rst(sh, tx, seg.ack, None);
+            }
+            return;
+        }
+        if flags.rst() {
+            if flags.ack() {
+                sh.counters.mib.attempt_fails += 1;
+                self.state = State::Closed;
+                ev.close = Some(CloseReason::Refused);
+            } else {
+                sh.counters.drops.tcp_bad_flags += 1;
+            }
+            return;
+        }
+        if !flags.syn() {
+            sh.counters.drops.tcp_bad_flags += 1;
+            return;
+        }
+        self.irs = seg.seq;
+        self.rcv_nxt = seg.seq + 1u32;
+        self.rcv_adv = self.rcv_nxt;
+        self.negotiate(sh, &seg.options);
+        if flags.ack() {
+            // Our SYN is acknowledged: ESTABLISHED. The SYN-ACK's window is never scaled.
+            // Karn: only a SYN that was not retransmitted gives a sample.
+            if self.has(F_RTT_TIMING) && self.retries == 0 {
+                let us = us32(sh.now).wrapping_sub(self.rtt_start);
+                self.rtt.sample(Duration::from_micros(us as u64));
+            }
+            self.clear(F_RTT_TIMING);
+            self.set(F_SYN_ACKED);
+            self.snd_una = seg.ack;
+            self.rtx_nxt = seg.ack;
+            self.rtx_end = seg.ack;
+            self.snd_wnd = seg.window as u32;
+            self.max_snd_wnd = self.snd_wnd;
+            self.snd_wl1 = seg.seq;
+            self.snd_wl2 = seg.ack;
+            self.retries = 0;
+            self.rtt.reset_backoff();
+            self.cancel_rtx(sh);
+            self.state = State::Established;
+            self.set(F_ACK_NOW);
+            ev.opened = true;
+        } else {
+            // Simultaneous open (RFC 9293 §3.5 figure 7): SYN-RECEIVED, SYN-ACK with our ISS.
+            self.state = State::SynReceived;
+            self.snd_nxt = self.iss;
+            self.send_syn(sh, tx, true);
+            self.arm_rtx(sh, id, RTX_SYN, self.rtt.rto());
+        }
+    }
+
+    /// RFC 5961 §7: challenge ACKs, rate-limited per engine.
+    fn challenge_ack(&mut self, sh: &mut Shared) {
+        if sh.challenge_ack_allowed() {
+            sh.counters.mib.challenge_acks += 1;
+            self.set(F_ACK_NOW);
+        } else {
+            sh.counters.mib.challenge_ack_limited += 1;
+        }
+    }
+
+    fn update_scoreboard(&mut self, seg: &TcpRepr) -> u32 {
+        let blocks = seg.options.sack.as_slice();
+        if blocks.is_empty() || !self.has(F_SACK) {
+            return 0;
+        }
+        let max = 16usize;
+        let sb = self
+            .sb
+            .get_or_insert_with(|| Box::new(Scoreboard::new(max)));
+        sb.on_sack(self.snd_una, self.snd_nxt, blocks)
+    }
+
+    fn on_new_ack(&mut self, sh: &mut Shared, ack: SeqNum, seg: &TcpRepr, ev: &mut Events) {
+        let flight_before = self.snd_nxt - self.snd_una;
+        let mut acked = ack - self.snd_una;
+        if !self.has(F_SYN_ACKED) {
+            self.set(F_SYN_ACKED);
+            acked -= 1; // our SYN
+        }
+        if self.has(F_FIN_SENT) && ack == self.snd_nxt && acked > 0 {
+            acked -= 1; // our FIN
+        }
+        let data_acked = (acked as usize).min(self.sndbuf.len());
+        let was_full = self.sndbuf.free() == 0 || self.has(F_WANT_WRITABLE);
+        self.sndbuf.consume(data_acked);
+        self.snd_una = ack;
+        if self.rtx_nxt.lt(ack) {
+            self.rtx_nxt = ack;
+        }
+        if self.rtx_end.lt(ack) {
+            self.rtx_end = ack;
+        }
+        if self.has(F_LOSS) && self.rtx_nxt.ge(self.rtx_end) {
+            self.clear(F_LOSS);
+        }
+        // Keep `recover` just behind SND.UNA outside recovery so the comparison above stays
+        // meaningful however far the sequence space wraps.
+        if !self.has(F_RECOVERY) && ack.gt(self.recover) {
+            self.recover = ack - 1u32;
+        }
+        // RTT (RFC 6298 §3 with Karn's rule; RFC 7323 §4 from the echoed timestamp).
+        let mut sample = None;
+        if self.has(F_RTT_TIMING) && ack.gt(self.rtt_seq) {
+            self.clear(F_RTT_TIMING);
+            let us = us32(sh.now).wrapping_sub(self.rtt_start);
+            sample = Some(Duration::from_micros(us as u64));
+        } else if self.has(F_TS) {
+            if let Some((_, tsecr)) = seg.options.timestamp {
+                if tsecr != 0 {
+                    let ms = ms32(sh.now)
+                        .wrapping_add(self.ts_offset)
+                        .wrapping_sub(tsecr);
+                    if ms < (1 << 30) {
+                        sample = Some(Duration::from_millis(ms as u64));
+                    }
+                }
+            }
+        }
+        if let Some(rtt) = sample {
+            self.rtt.sample(rtt);
+        }
+        self.retries = 0;
+        self.rtt.reset_backoff();
+        if let Some(sb) = self.sb.as_mut() {
+            sb.on_cumulative_ack(ack);
+        }
+        if self.has(F_SACK) {
+            self.update_scoreboard(seg);
+        }
+        let mss = self.mss as u32;
+        if self.has(F_RECOVERY) {
+            if ack.ge(self.recover) {
+                // Full ACK (RFC 6582 §3.2 step 3 / RFC 6675 §5): leave recovery.
+                self.clear(F_RECOVERY | F_RTX_FORCE);
+                self.cc.on_recovery_exit(sh.now);
+                self.dupacks = 0;
+            } else if !self.has(F_SACK) {
+                // Partial ACK (RFC 6582 §3.2 step 4): retransmit the next hole, deflate.
+                self.rtx_nxt = ack;
+                self.rtx_end = ack + mss;
+                self.set(F_RTX_FORCE);
+                let cwnd = self.cc.cwnd();
+                let deflated = cwnd.saturating_sub(acked).saturating_add(mss).max(mss);
+                self.cc.set_cwnd(deflated);
+                sh.counters.mib.fast_retrans += 1;
+            }
+        } else {
+            self.dupacks = 0;
+            self.cc
+                .on_ack(sh.now, acked, flight_before, self.rtt.srtt());
+        }
+        // Restart the retransmission timer for what remains (RFC 6298 §5.3).
+        if self.rtx_kind == RTX_DATA || self.rtx_kind == RTX_SYN {
+            self.cancel_rtx(sh);
+        }
+        // Also when the app filled the buffer exactly (no short send, but nothing left).
+        if was_full && data_acked > 0 && self.sndbuf.free() > 0 && self.can_send() {
+            self.clear(F_WANT_WRITABLE);
+            ev.writable = true;
+        }
+    }
+
+    /// RFC 5681 §3.2 / RFC 6582 / RFC 6675 duplicate-ACK handling.
+    fn on_dupack(&mut self, sh: &mut Shared, seg: &TcpRepr) {
+        let newly_sacked = self.update_scoreboard(seg);
+        let mss = self.mss as u32;
+        if self.has(F_RECOVERY) {
+            if !self.has(F_SACK) {
+                // RFC 6582 §3.2 step 3: inflate by one segment per dupack.
+                self.cc.set_cwnd(self.cc.cwnd().saturating_add(mss));
+            }
+            return;
+        }
+        self.dupacks = self.dupacks.saturating_add(1);
+        let lost = self.has(F_SACK)
+            && newly_sacked > 0
+            && self
+                .sb
+                .as_ref()
+                .is_some_and(|sb| sb.is_lost(self.snd_una, mss));
+        if self.dupacks < DUP_THRESH && !lost {
+            return;
+        }
+        // RFC 6582 §3.2 step 2: only one recovery per window of data.
+        // RFC 6582 §3.2 step 2 / RFC 6675 §5.1: no new recovery until SND.UNA passes the
+        // previous recovery point (after an RTO, that is everything then outstanding).
+        if !self.snd_una.gt(self.recover) {
+            return;
+        }
+        let flight = self.snd_nxt - self.snd_una;
+        self.cc.on_congestion_event(sh.now, flight);
+        self.recover = self.snd_nxt;
+        self.set(F_RECOVERY | F_RTX_FORCE);
+        self.clear(F_RTT_TIMING);
+        sh.counters.mib.fast_retrans += 1;
+        if self.has(F_SACK) {
+            sh.counters.mib.sack_recoveries += 1;
+            self.high_rxt = self.snd_una;
+        } else {
+            sh.counters.mib.reno_recoveries += 1;
+            self.rtx_nxt = self.snd_una;
+            self.rtx_end = self.snd_una + mss;
+            let ss = self.cc.ssthresh();
+            self.cc.set_cwnd(ss.saturating_add(3 * mss));
+        }
+    }
+
+    /// In-order data at `seq == rcv_nxt` (or out-of-order beyond it). `at` is the offset of
+    /// `data` inside the segment payload, for zero-copy delivery.
+    fn receive_data(
+        &mut self,
+        sh: &mut Shared,
+        seq: SeqNum,
+        data: &[u8],
+        at: usize,
+        ev: &mut Events,
+    ) {
+        sh.counters.rx_bytes += data.len() as u64;
+        if seq == self.rcv_nxt {
+            let had_ooo = self.rcvbuf.has_out_of_order();
+            if self.rcvbuf.is_empty() && !had_ooo && ev.direct.is_none() {
+                ev.direct = Some((at, at + data.len()));
+                self.rcv_nxt += data.len();
+            } else {
+                let w = self.rcvbuf.write_at(0, data);
+                self.rcv_nxt += w.in_order;
+                if w.dropped > 0 {
+                    sh.counters.drops.tcp_rcv_buffer_full += 1;
+                }
+                ev.buffered = true;
+                if had_ooo {
+                    // RFC 5681 §4.2: ACK at once when a segment fills a hole.
+                    self.set(F_ACK_NOW);
+                }
+            }
+            self.delack_segs = self.delack_segs.saturating_add(1);
+            if self.delack_segs >= 2 || sh.cfg.delayed_ack.is_zero() {
+                self.set(F_ACK_NOW);
+            }
+        } else {
+            let off = (seq - self.rcv_nxt) as usize;
+            let w = self.rcvbuf.write_at(off, data);
+            if w.out_of_order {
+                sh.counters.mib.ofo_queue += 1;
+            }
+            if w.dropped > 0 {
+                sh.counters.mib.ofo_drop += 1;
+                sh.counters.drops.tcp_ofo_limit += 1;
+            }
+            // RFC 5681 §4.2: an out-of-order segment gets an immediate duplicate ACK.
+            sh.counters.mib.dup_acks_sent += 1;
+            self.set(F_ACK_NOW);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Timers
+    // ---------------------------------------------------------------------------------------
+
+    pub(crate) fn arm_rtx(&mut self, sh: &mut Shared, id: SlotId, kind: u8, after: Duration) {
+        if !self.rtx_timer.is_none() {
+            sh.timers.cancel(self.rtx_timer);
+        }
+        self.rtx_kind = kind;
+        self.rtx_timer = sh.timers.schedule(sh.now + after, TimerPayload::Rtx(id));
+    }
+
+    pub(crate) fn cancel_rtx(&mut self, sh: &mut Shared) {
+        if !self.rtx_timer.is_none() {
+            sh.timers.cancel(self.rtx_timer);
+            self.rtx_timer = TimerId::NONE;
+        }
+        self.rtx_kind = RTX_NONE;
+    }
+
+    pub(crate) fn cancel_timers(&mut self, sh: &mut Shared) {
+        self.cancel_rtx(sh);
+        if !self.delack_timer.is_none() {
+            sh.timers.cancel(self.delack_timer);
+            self.delack_timer = TimerId::NONE;
+        }
+    }
+
+    /// The rtx slot fired (the engine has already cleared `rtx_timer`).
+    pub(crate) fn on_rtx_timer<T: Transmit>(
+        &mut self,
+        sh: &mut Shared,
+        tx: &mut T,
+        id: SlotId,
+        ev: &mut Events,
+    ) {
+        let kind = self.rtx_kind;
+        self.rtx_kind = RTX_NONE;
+        match kind {
+            RTX_SYN => {
+                let (limit, active) = if self.state == State::SynSent {
+                    (sh.cfg.syn_retries, true)
+                } else {
+                    (sh.cfg.synack_retries, false)
+                };
+                if self.retries as u32 >= limit {
+                    sh.counters.mib.attempt_fails += 1;
+                    self.state = State::Closed;
+                    ev.close = Some(CloseReason::TimedOut);
+                    if !active && !self.has(F_PASSIVE) {
+                        self.send_rst(sh, tx, self.snd_nxt, None);
+                    }
+                    return;
+                }
+                self.retries = self.retries.saturating_add(1);
+                self.rtt.backoff();
+                self.clear(F_RTT_TIMING);
+                sh.counters.mib.syn_retrans += 1;
+                self.snd_nxt = self.iss;
+                self.send_syn(sh, tx, true);
+                self.arm_rtx(sh, id, RTX_SYN, self.rtt.rto());
+            }
+            RTX_DATA => {
+                if self.snd_una == self.snd_nxt {
+                    self.output(sh, tx, id);
+                    return;
+                }
+                let limit = if self.has(F_ORPHAN) {
+                    sh.cfg.orphan_retries
+                } else {
+                    sh.cfg.retries
+                };
+                if self.retries as u32 >= limit {
+                    sh.counters.mib.abort_on_timeout += 1;
+                    self.send_rst(sh, tx, self.snd_nxt, None);
+                    self.state = State::Closed;
+                    ev.close = Some(CloseReason::TimedOut);
+                    return;
+                }
+                self.retries = self.retries.saturating_add(1);
+                sh.counters.mib.timeouts += 1;
+                // RFC 6298 §5.4-5.6 and RFC 5681 §3.1: back off, collapse cwnd, go back to
+                // SND.UNA.
+                let flight = self.in_flight();
+                self.cc.on_rto(sh.now, flight);
+                self.rtt.backoff();
+                self.clear(F_RECOVERY | F_RTT_TIMING);
+                self.recover = self.snd_nxt;
+                self.dupacks = 0;
+                if let Some(sb) = self.sb.as_mut() {
+                    sb.clear();
+                }
+                self.rtx_nxt = self.snd_una;
+                self.rtx_end = self.snd_nxt;
+                self.set(F_LOSS | F_RTX_FORCE);
+                self.output(sh, tx, id);
+            }
+            RTX_PERSIST => {
+                if self.snd_wnd > 0 {
+                    self.retries = 0;
+                    self.set(F_FORCE_SEND);
+                    self.output(sh, tx, id);
+                    self.clear(F_FORCE_SEND);
+                    return;
+                }
+                if self.has(F_ORPHAN) && self.retries as u32 >= sh.cfg.orphan_retries {
+                    // The FIN_WAIT_1 pile-up bound: a peer that never opens its window.
+                    sh.counters.mib.abort_on_timeout += 1;
+                    self.send_rst(sh, tx, self.snd_nxt, None);
+                    self.state = State::Closed;
+                    ev.close = Some(CloseReason::TimedOut);
+                    return;
+                }
+                self.retries = self.retries.saturating_add(1);
+                sh.counters.mib.persist_probes += 1;
+                self.send_probe(sh, tx);
+                let backoff = self.persist_interval(sh);
+                self.arm_rtx(sh, id, RTX_PERSIST, backoff);
+            }
+            RTX_KEEPALIVE => {
+                let Some(ka) = sh.cfg.keepalive else { return };
+                let idle = ms32(sh.now).wrapping_sub(self.last_rx) as u64;
+                let idle_ms = ka.idle.as_millis() as u64;
+                if self.retries == 0 && idle < idle_ms {
+                    self.arm_rtx(sh, id, RTX_KEEPALIVE, Duration::from_millis(idle_ms - idle));
+                    return;
+                }
+                if self.retries > 0 && idle < ka.interval.as_millis() as u64 * self.retries as u64 {
+                    // Something arrived since the last probe: the peer is alive.
+                    self.retries = 0;
+                    self.arm_rtx(sh, id, RTX_KEEPALIVE, ka.idle);
+                    return;
+                }
+                if self.retries as u32 >= ka.probes {
+                    sh.counters.mib.abort_on_timeout += 1;
+                    self.send_rst(sh, tx, self.snd_nxt, None);
+                    self.state = State::Closed;
+                    ev.close = Some(CloseReason::TimedOut);
+                    return;
+                }
+                self.retries = self.retries.saturating_add(1);
+                sh.counters.mib.keepalive_probes += 1;
+                self.send_probe(sh, tx);
+                self.arm_rtx(sh, id, RTX_KEEPALIVE, ka.interval);
+            }
+            RTX_FIN_WAIT2 => {
+                // tcp_fin_timeout for an orphan: give up quietly (Linux sends nothing either).
+                self.state = State::Closed;
+                ev.close = Some(CloseReason::Normal);
+            }
+            _ => self.output(sh, tx, id),
+        }
+    }
+
+    fn persist_interval(&self, sh: &Shared) -> Duration {
+        let base = self.rtt.rto();
+        let shift = (self.retries as u32).min(16);
+        base.checked_mul(1 << shift)
+            .unwrap_or(sh.cfg.rto_max)
+            .min(sh.cfg.rto_max)
+    }
+
+    pub(crate) fn on_delack_timer<T: Transmit>(&mut self, sh: &mut Shared, tx: &mut T, id: SlotId) {
+        self.delack_timer = TimerId::NONE;
+        if self.delack_segs > 0 || self.has(F_ACK_NOW) {
+            sh.counters.mib.delayed_acks += 1;
+            self.set(F_ACK_NOW);
+            self.output(sh, tx, id);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Output
+    // ---------------------------------------------------------------------------------------
+
+    /// The window to advertise, raw (scaled down) for the header. Applies receiver-side SWS
+    /// avoidance (RFC 9293 §3.8.6.2.2) and never moves the right edge left.
+    fn advertise(&mut self, sh: &Shared) -> u16 {
+        let cur = if self.rcv_adv.gt(self.rcv_nxt) {
+            self.rcv_adv - self.rcv_nxt
+        } else {
+            0
+        };
+        let mut wnd = self.rcvbuf.window() as u32;
+        let limit = self.rcvbuf.limit() as u32;
+        if wnd > cur && wnd - cur < (limit / 2).min(self.mss as u32) {
+            wnd = cur;
+        }
+        wnd = wnd.max(cur);
+        let max = 65535u32 << self.rcv_wscale;
+        wnd = wnd.min(max);
+        let mut raw = wnd >> self.rcv_wscale;
+        if (raw << self.rcv_wscale) < cur {
+            raw += 1; // round up rather than shrink (scaling truncates)
+        }
+        let raw = raw.min(65535);
+        let _ = sh;
+        self.rcv_adv = self.rcv_nxt + (raw << self.rcv_wscale);
+        raw as u16
+    }
+
+    /// Header for a segment from this connection (ACK always set once synchronized).
+    fn header(&mut self, sh: &Shared, seq: SeqNum, flags: u8) -> TcpRepr {
+        let window = self.advertise(sh);
+        let mut options = TcpOptions::default();
+        if self.has(F_TS) {
+            options.timestamp = Some((ms32(sh.now).wrapping_add(self.ts_offset), self.ts_recent));
+        }
+        if self.has(F_SACK) && self.rcvbuf.has_out_of_order() {
+            let max = if self.has(F_TS) { 3 } else { 4 };
+            let mut ranges = [(0usize, 0usize); 4];
+            let n = self.rcvbuf.sack_ranges(max, &mut ranges).min(max);
+            let mut blocks = SackBlocks::default();
+            for &(a, b) in &ranges[..n] {
+                blocks.push(self.rcv_nxt + a, self.rcv_nxt + b);
+            }
+            options.sack = blocks;
+        }
+        TcpRepr {
+            src_port: self.tuple.local_port,
+            dst_port: self.tuple.remote_port,
+            seq,
+            ack: self.rcv_nxt,
+            flags: TcpFlags(flags | TcpFlags::ACK),
+            window,
+            urgent: 0,
+            options,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    /// Emits one segment carrying `[seq, seq+len)` of queued data (plus FIN if `fin`).
+    fn send_data<T: Transmit>(
+        &mut self,
+        sh: &mut Shared,
+        tx: &mut T,
+        seq: SeqNum,
+        len: usize,
+        fin: bool,
+        psh: bool,
+        rtx: bool,
+    ) -> bool {
+        let mut fl = 0u8;
+        if fin {
+            fl |= TcpFlags::FIN;
+        }
+        if psh && len > 0 {
+            fl |= TcpFlags::PSH;
+        }
+        let repr = self.header(sh, seq, fl);
+        let off = (seq - self.data_start()) as usize;
+        let (a, b) = self.sndbuf.slices(off, len);
+        let ok = sh.emit_tcp(tx, &mut self.peer_mac, self.tuple.remote_ip, &repr, (a, b));
+        if ok {
+            if rtx {
+                sh.counters.mib.retrans_segs += 1;
+            } else {
+                sh.counters.mib.out_segs += 1;
+                sh.counters.tx_bytes += len as u64;
+            }
+            self.segment_sent();
+        }
+        ok
+    }
+
+    /// Bookkeeping common to every segment that carries our ACK.
+    fn segment_sent(&mut self) {
+        self.clear(F_ACK_NOW);
+        self.delack_segs = 0;
+    }
+
+    /// A bare ACK (or a challenge ACK, duplicate ACK, window update).
+    pub(crate) fn send_ack<T: Transmit>(&mut self, sh: &mut Shared, tx: &mut T) {
+        let repr = self.header(sh, self.snd_nxt, 0);
+        if sh.emit_tcp(
+            tx,
+            &mut self.peer_mac,
+            self.tuple.remote_ip,
+            &repr,
+            (&[], &[]),
+        ) {
+            sh.counters.mib.out_segs += 1;
+            self.segment_sent();
+        }
+    }
+
+    /// Keepalive / zero-window probe: SEG.SEQ = SND.UNA - 1, no data, elicits an ACK.
+    fn send_probe<T: Transmit>(&mut self, sh: &mut Shared, tx: &mut T) {
+        let repr = self.header(sh, self.snd_una - 1u32, 0);
+        if sh.emit_tcp(
+            tx,
+            &mut self.peer_mac,
+            self.tuple.remote_ip,
+            &repr,
+            (&[], &[]),
+        ) {
+            sh.counters.mib.out_segs += 1;
+            self.segment_sent();
+        }
+    }
+
+    /// RST for this connection: `seq`, with ACK of `ack` if given (RFC 9293 §3.10.7).
+    pub(crate) fn send_rst<T: Transmit>(
+        &mut self,
+        sh: &mut Shared,
+        tx: &mut T,
+        seq: SeqNum,
+        ack: Option<SeqNum>,
+    ) {
+        let ack_given = ack.is_some();
+        let repr = TcpRepr {
+            src_port: self.tuple.local_port,
+            dst_port: self.tuple.remote_port,
+            seq,
+            ack: ack.unwrap_or(SeqNum(0)),
+            flags: TcpFlags(TcpFlags::RST | if ack_given { TcpFlags::ACK } else { 0 }),
+            window: 0,
+            urgent: 0,
+            options: TcpOptions::default(),
+        };
+        if sh.emit_tcp(
+            tx,
+            &mut self.peer_mac,
+            self.tuple.remote_ip,
+            &repr,
+            (&[], &[]),
+        ) {
+            sh.counters.mib.out_rsts += 1;
+            sh.counters.mib.out_segs += 1;
+        }
+    }
+
+    /// RST|ACK aborting a synchronized connection (app abort, close with unread data, timeout).
+    pub(crate) fn send_abort_rst<T: Transmit>(&mut self, sh: &mut Shared, tx: &mut T) {
+        let ack = self.rcv_nxt;
+        self.send_rst(sh, tx, self.snd_nxt, Some(ack));
+    }
+
+    /// SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED) with our options.
+    pub(crate) fn send_syn<T: Transmit>(&mut self, sh: &mut Shared, tx: &mut T, rtx: bool) {
+        let active = self.state == State::SynSent;
+        let mut options = TcpOptions {
+            mss: Some(sh.our_mss),
+            ..TcpOptions::default()
+        };
+        let now_ts = ms32(sh.now).wrapping_add(self.ts_offset);
+        if active {
+            // Offer everything configured; `negotiate` keeps what the SYN-ACK confirms.
+            if sh.cfg.window_scaling {
+                options.window_scale = Some(sh.rcv_wscale);
+            }
+            options.sack_permitted = sh.cfg.sack;
+            if sh.cfg.timestamps {
+                options.timestamp = Some((now_ts, 0));
+            }
+        } else {
+            if self.has(F_WS) {
+                options.window_scale = Some(self.rcv_wscale);
+            }
+            options.sack_permitted = self.has(F_SACK);
+            if self.has(F_TS) {
+                options.timestamp = Some((now_ts, self.ts_recent));
+            }
+        }
+        // Windows in SYN segments are never scaled (RFC 7323 §2.2).
+        let window = self.rcvbuf.window().min(65535) as u16;
+        let flags = if active {
+            TcpFlags::SYN
+        } else {
+            TcpFlags::SYN | TcpFlags::ACK
+        };
+        let repr = TcpRepr {
+            src_port: self.tuple.local_port,
+            dst_port: self.tuple.remote_port,
+            seq: self.iss,
+            ack: if active { SeqNum(0) } else { self.rcv_nxt },
+            flags: TcpFlags(flags),
+            window,
+            urgent: 0,
+            options,
+        };
+        self.snd_nxt = self.iss + 1u32;
+        if !active {
+            self.rcv_adv = self.rcv_nxt + window as u32;
+        }
+        if !rtx || self.retries == 0 {
+            self.set(F_RTT_TIMING);
+            self.rtt_seq = self.iss;
+            self.rtt_start = us32(sh.now);
+        }
+        if sh.emit_tcp(
+            tx,
+            &mut self.peer_mac,
+            self.tuple.remote_ip,
+            &repr,
+            (&[], &[]),
+        ) {
+            if self.retries > 0 {
+                sh.counters.mib.retrans_segs += 1;
+            } else {
+                sh.counters.mib.out_segs += 1;
+            }
+        } else if self.peer_mac == MacAddr::ZERO {
+            self.set(F_NO_MAC);
+        }
+    }
+
+    /// Sends whatever is due: retransmissions, new data within min(SND.WND, cwnd), FIN, and an
+    /// ACK if one is owed and nothing else carried it. Then arms the timers.
+    pub(crate) fn output<T: Transmit>(&mut self, sh: &mut Shared, tx: &mut T, id: SlotId) {
+        match self.state {
+            State::Closed | State::Listen => return,
+            State::TimeWait => {
+                // The ACK of the peer's FIN goes out before the Tcb becomes a TIME_WAIT entry.
+                if self.has(F_ACK_NOW) {
+                    self.send_ack(sh, tx);
+                }
+                return;
+            }
+            State::SynSent | State::SynReceived => {
+                if self.has(F_ACK_NOW) {
+                    self.clear(F_ACK_NOW);
+                    if self.state == State::SynReceived {
+                        self.send_syn(sh, tx, true);
+                    }
+                }
+                return;
+            }
+            _ => {}
+        }
+        let mss = self.mss as usize;
+        let opt_len = if self.has(F_TS) { 12 } else { 0 };
+        let smss = mss.saturating_sub(opt_len).max(1);
+
+        // 1. Retransmissions.
+        if self.has(F_SACK) && self.has(F_RECOVERY) {
+            self.sack_recovery_output(sh, tx, smss);
+        } else {
+            while self.rtx_nxt.lt(self.rtx_end) && self.rtx_nxt.lt(self.snd_nxt) {
+                let force = self.has(F_RTX_FORCE);
+                let flight = self.rtx_nxt - self.snd_una;
+                let cwnd = self.cc.cwnd();
+                if !force && flight + smss as u32 > cwnd.max(smss as u32) {
+                    break;
+                }
+                self.clear(F_RTX_FORCE);
+                if !self.retransmit_one(sh, tx, self.rtx_nxt, smss) {
+                    break;
+                }
+            }
+            if self.has(F_LOSS) && self.rtx_nxt.ge(self.rtx_end) {
+                self.clear(F_LOSS);
+            }
+        }
+
+        // 2. New data.
+        let mut sent_any = false;
+        loop {
+            let data_end = self.data_end();
+            let unsent = if self.snd_nxt.lt(data_end) {
+                (data_end - self.snd_nxt) as usize
+            } else {
+                0
+            };
+            let fin_due = self.has(F_FIN_QUEUED) && !self.has(F_FIN_SENT);
+            if unsent == 0 && !fin_due {
+                break;
+            }
+            if self.has(F_LOSS) {
+                break;
+            }
+            let flight = self.snd_nxt - self.snd_una;
+            let wnd = self.snd_wnd.min(self.cc.cwnd()) as usize;
+            let usable = wnd.saturating_sub(flight as usize);
+            let len = unsent.min(smss).min(usable);
+            if unsent > 0 {
+                if len == 0 {
+                    break;
+                }
+                let all = len == unsent;
+                // Sender SWS avoidance (RFC 9293 §3.8.6.2.1) and Nagle (RFC 896).
+                let full = len == smss;
+                let ok = full
+                    || self.has(F_FORCE_SEND)
+                    || (all && (!sh.cfg.nagle || flight == 0))
+                    || len >= (self.max_snd_wnd as usize / 2).max(1) && !all;
+                if !ok {
+                    break;
+                }
+                let fin = all && fin_due;
+                let seq = self.snd_nxt;
+                if !self.has(F_RTT_TIMING) && !self.has(F_TS) {
+                    self.set(F_RTT_TIMING);
+                    self.rtt_seq = seq;
+                    self.rtt_start = us32(sh.now);
+                }
+                if !self.send_data(sh, tx, seq, len, fin, all, false) {
+                    break;
+                }
+                self.snd_nxt += len;
+                if fin {
+                    self.snd_nxt += 1u32;
+                    self.set(F_FIN_SENT);
+                }
+                self.rtx_nxt = self.snd_nxt;
+                self.rtx_end = self.snd_nxt;
+                sent_any = true;
+            } else {
+                // Bare FIN: needs no window room for data.
+                let seq = self.snd_nxt;
+                if !self.send_data(sh, tx, seq, 0, true, false, false) {
+                    break;
+                }
+                self.snd_nxt += 1u32;
+                self.rtx_nxt = self.snd_nxt;
+                self.rtx_end = self.snd_nxt;
+                self.set(F_FIN_SENT);
+                sent_any = true;
+                break;
+            }
+        }
+        let _ = sent_any;
+
+        // 3. Window update worth sending (the app read data out of a window that had closed).
+        if !self.has(F_ACK_NOW) && self.delack_segs == 0 {
+            let cur = if self.rcv_adv.gt(self.rcv_nxt) {
+                self.rcv_adv - self.rcv_nxt
+            } else {
+                0
+            };
+            let limit = (self.rcvbuf.limit() as u32).min(65535u32 << self.rcv_wscale);
+            let wnd = (self.rcvbuf.window() as u32).min(limit);
+            if cur < limit / 2 && wnd >= cur + (2 * mss as u32).min(limit / 2) {
+                self.set(F_ACK_NOW);
+            }
+        }
+
+        // 4. An ACK owed and not carried by data.
+        if self.has(F_ACK_NOW) {
+            self.send_ack(sh, tx);
+        }
+        if self.delack_segs > 0 {
+            if self.delack_timer.is_none() {
+                self.delack_timer = sh
+                    .timers
+                    .schedule(sh.now + sh.cfg.delayed_ack, TimerPayload::DelAck(id));
+            }
+        } else if !self.delack_timer.is_none() {
+            sh.timers.cancel(self.delack_timer);
+            self.delack_timer = TimerId::NONE;
+        }
+
+        self.arm_timers(sh, id);
+    }
+
+    fn retransmit_one<T: Transmit>(
+        &mut self,
+        sh: &mut Shared,
+        tx: &mut T,
+        seq: SeqNum,
+        smss: usize,
+    ) -> bool {
+        let data_end = self.data_end();
+        let len = if seq.lt(data_end) {
+            ((data_end - seq) as usize).min(smss)
+        } else {
+            0
+        };
+        let fin = self.has(F_FIN_SENT) && seq + len == data_end;
+        if len == 0 && !fin {
+            self.rtx_nxt = self.rtx_end;
+            return false;
+        }
+        self.clear(F_RTT_TIMING);
+        if !self.send_data(sh, tx, seq, len, fin, true, true) {
+            return false;
+        }
+        let adv = len as u32 + fin as u32;
+        if seq == self.rtx_nxt {
+            self.rtx_nxt = seq + adv;
+        }
+        if (seq + adv).gt(self.high_rxt) {
+            self.high_rxt = seq + adv;
+        }
+        true
+    }
+
+    /// RFC 6675 §5 steps (C): while cwnd - pipe >= SMSS, send NextSeg().
+    fn sack_recovery_output<T: Transmit>(&mut self, sh: &mut Shared, tx: &mut T, smss: usize) {
+        for _ in 0..64 {
+            let force = self.has(F_RTX_FORCE);
+            let pipe = match self.sb.as_ref() {
+                Some(sb) => sb.pipe(self.snd_una, self.snd_nxt, self.high_rxt, smss as u32),
+                None => self.snd_nxt - self.snd_una,
+            };
+            if !force && self.cc.cwnd() < pipe.saturating_add(smss as u32) {
+                break;
+            }
+            self.clear(F_RTX_FORCE);
+            let next = match self.sb.as_ref() {
+                Some(sb) => sb.next_lost(self.snd_una, self.snd_nxt, self.high_rxt, smss as u32),
+                None => None,
+            };
+            let next = match next {
+                Some(n) => Some(n),
+                None if force => Some((self.snd_una, smss as u32)),
+                None => None,
+            };
+            match next {
+                Some((seq, _)) => {
+                    if !self.retransmit_one(sh, tx, seq, smss) {
+                        break;
+                    }
+                }
+                // Rule 2: new data is sent by the caller's new-data step.
+                None => break,
+            }
+        }
+    }
+
+    /// Arms the rtx slot for what the connection is waiting for now.
+    fn arm_timers(&mut self, sh: &mut Shared, id: SlotId) {
+        if self.snd_una != self.snd_nxt {
+            if self.rtx_kind != RTX_DATA {
+                let rto = self.rtt.rto();
+                self.arm_rtx(sh, id, RTX_DATA, rto);
+            }
+            return;
+        }
+        let unsent =
+            self.data_end().gt(self.snd_nxt) || (self.has(F_FIN_QUEUED) && !self.has(F_FIN_SENT));
+        if unsent {
+            if self.rtx_kind != RTX_PERSIST {
+                self.retries = 0;
+                let rto = self.rtt.rto();
+                self.arm_rtx(sh, id, RTX_PERSIST, rto);
+            }
+            return;
+        }
+        if self.state == State::FinWait2 && self.has(F_ORPHAN) {
+            if self.rtx_kind != RTX_FIN_WAIT2 {
+                let t = sh.cfg.fin_timeout;
+                self.arm_rtx(sh, id, RTX_FIN_WAIT2, t);
+            }
+            return;
+        }
+        if let Some(ka) = sh.cfg.keepalive {
+            if matches!(
+                self.state,
+                State::Established | State::CloseWait | State::FinWait2
+            ) {
+                if self.rtx_kind != RTX_KEEPALIVE {
+                    self.retries = 0;
+                    self.arm_rtx(sh, id, RTX_KEEPALIVE, ka.idle);
+                }
+                return;
+            }
+        }
+        if self.rtx_kind != RTX_NONE {
+            self.cancel_rtx(sh);
+        }
+    }
+
+    /// Queues our FIN (app close / shutdown): the state moves at once (RFC 9293 §3.10.4).
+    pub(crate) fn queue_fin(&mut self) {
+        if self.has(F_FIN_QUEUED) {
+            return;
+        }
+        match self.state {
+            State::SynReceived | State::Established => self.state = State::FinWait1,
+            State::CloseWait => self.state = State::LastAck,
+            _ => return,
+        }
+        self.set(F_FIN_QUEUED);
+    }
+
+    /// Bytes in memory for this connection beyond the Tcb (buffers, scoreboard).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.sndbuf.heap_bytes()
+            + self.rcvbuf.heap_bytes()
+            + self
+                .sb
+                .as_ref()
+                .map_or(0, |_| core::mem::size_of::<Scoreboard>())
+    }
+}

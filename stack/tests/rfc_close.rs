@@ -30,7 +30,11 @@ fn active_close_goes_fin_wait_1_fin_wait_2_time_wait_rfc9293_3_6() {
     h.expect_one(FIN | ACK, s + 1, p + 1);
     assert_eq!(h.gauge(State::FinWait1), 1);
     assert_eq!(h.gauge(State::Established), 0);
-    assert_eq!(h.counters().orphans, 1, "closed by the app: an orphan until CLOSED");
+    assert_eq!(
+        h.counters().orphans,
+        1,
+        "closed by the app: an orphan until CLOSED"
+    );
     h.c.ack = s + 2;
     h.send_ack();
     h.expect_none();
@@ -156,7 +160,11 @@ fn passive_close_acks_fin_and_holds_close_wait_until_app_closes_rfc9293_3_6() {
     h.expect_none();
     assert_eq!(h.gauge_total(), 0);
     assert_eq!(h.engine.conn_count(), 0);
-    assert_eq!(h.engine.time_wait_count(), 0, "the passive closer skips TIME_WAIT");
+    assert_eq!(
+        h.engine.time_wait_count(),
+        0,
+        "the passive closer skips TIME_WAIT"
+    );
     assert_eq!(
         h.app().events.last(),
         Some(&Event::Closed(handle, CloseReason::Normal))

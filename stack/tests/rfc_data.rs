@@ -174,7 +174,10 @@ fn our_window_is_not_scaled_when_peer_did_not_offer_ws_rfc7323_2_2() {
     h.send_data(&pattern(1000, 1));
     h.advance(ms(500));
     let a = h.take().into_iter().last().expect("ACK");
-    assert_eq!(a.repr.window, 65535, "256 KiB free, capped at 65535 unscaled");
+    assert_eq!(
+        a.repr.window, 65535,
+        "256 KiB free, capped at 65535 unscaled"
+    );
 }
 
 #[test]

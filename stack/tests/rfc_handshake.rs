@@ -11,7 +11,11 @@ fn passive_open_syn_gets_syn_ack_with_ack_seq_plus_one_and_negotiated_options_rf
     let syn = h.syn_for(&c);
     let peer_tsval = syn.repr.options.timestamp.unwrap().0;
     h.send(syn);
-    let sa = h.expect_one(SYN | ACK, h.segs.first().map_or(0, |s| s.seq()), PEER_ISS + 1);
+    let sa = h.expect_one(
+        SYN | ACK,
+        h.segs.first().map_or(0, |s| s.seq()),
+        PEER_ISS + 1,
+    );
     // Addressed back to the peer on every layer.
     assert_eq!(sa.eth_src, US_MAC);
     assert_eq!(sa.eth_dst, PEER_MAC);
@@ -54,9 +58,18 @@ fn syn_without_options_gets_no_ws_ts_sack_and_mss_default_536_rfc9293_3_7_1() {
     let sa = h.syn(&mut c);
     let o = sa.repr.options;
     assert_eq!(o.mss, Some(1460), "MSS is always sent on a SYN");
-    assert_eq!(o.window_scale, None, "RFC 7323 §2.2: no WS unless the SYN had one");
-    assert_eq!(o.timestamp, None, "RFC 7323 §3.2: no TS unless the SYN had one");
-    assert!(!o.sack_permitted, "RFC 2018: no SACK-permitted unless offered");
+    assert_eq!(
+        o.window_scale, None,
+        "RFC 7323 §2.2: no WS unless the SYN had one"
+    );
+    assert_eq!(
+        o.timestamp, None,
+        "RFC 7323 §3.2: no TS unless the SYN had one"
+    );
+    assert!(
+        !o.sack_permitted,
+        "RFC 2018: no SACK-permitted unless offered"
+    );
     c.window = 65535;
     h.handshake_ack(&mut c);
     h.c = c;
@@ -96,7 +109,10 @@ fn peer_mss_limits_our_segments_minus_timestamp_option_rfc6691() {
     // 1000 - 12 bytes of timestamp option = 988 per full segment.
     assert_eq!(lens, vec![988, 988, 988, 36], "{}", show(&segs));
     for s in &segs {
-        assert!(s.repr.options.timestamp.is_some(), "TS on every segment: {s}");
+        assert!(
+            s.repr.options.timestamp.is_some(),
+            "TS on every segment: {s}"
+        );
     }
 }
 
@@ -197,7 +213,11 @@ fn syn_sent_unacceptable_ack_gets_rst_seq_seg_ack_rfc9293_3_10_7_3() {
     // SEG.ACK =< ISS or SEG.ACK > SND.NXT: <SEQ=SEG.ACK><CTL=RST>, segment dropped.
     let r = h.expect_rst(bad);
     assert!(!r.has(ACK), "{r}");
-    assert_eq!(h.gauge(State::SynSent), 1, "still waiting for a proper SYN-ACK");
+    assert_eq!(
+        h.gauge(State::SynSent),
+        1,
+        "still waiting for a proper SYN-ACK"
+    );
     assert!(h.app().closes().is_empty());
 }
 
@@ -256,7 +276,11 @@ fn active_open_syn_retransmitted_at_initial_rto_then_backoff_then_timed_out_rfc6
     h.expect_none();
     h.advance_to(t0 + secs(1));
     let r1 = h.expect_one(SYN, syn.seq(), 0);
-    assert_eq!(r1.repr.options.mss, Some(1460), "a retransmitted SYN keeps its options");
+    assert_eq!(
+        r1.repr.options.mss,
+        Some(1460),
+        "a retransmitted SYN keeps its options"
+    );
     // §5.5: back off the timer (double it).
     h.advance_to(t0 + ms(2999));
     h.expect_none();
@@ -311,11 +335,7 @@ fn simultaneous_open_completes_on_peer_syn_ack_rfc9293_figure_8() {
     h.send(o);
     h.take();
     // Figure 8 line 6: the peer's SYN-ACK <SEQ=Q><ACK=ISS+1> completes the open.
-    let mut o = h
-        .syn_for(&c)
-        .dport(50000)
-        .flags(SYN | ACK)
-        .ack(iss + 1);
+    let mut o = h.syn_for(&c).dport(50000).flags(SYN | ACK).ack(iss + 1);
     o.repr.options.timestamp = Some((h.peer_tsval(), our_tsval));
     h.send(o);
     // Whether an ACK (or a repeated SYN-ACK) goes out here differs between readings of the

@@ -68,7 +68,7 @@ fn window_opening_lets_queued_data_flow_rfc9293_3_8_6_1() {
     let mut got = Vec::new();
     let mut next = s + 1;
     for sg in &segs {
-        if sg.len() > 0 && sg.seq() == next {
+        if !sg.is_empty() && sg.seq() == next {
             got.extend_from_slice(&sg.payload);
             next += sg.len() as u32;
         }
@@ -122,7 +122,9 @@ fn keepalive_probe_after_idle_has_seq_snd_una_minus_one_and_no_data_rfc1122_4_2_
     let k = h.expect_one(ACK, s, p + 1);
     assert!(k.payload.is_empty());
     assert_eq!(h.counters().mib.keepalive_probes, 1);
-    // The peer answers: the connection stays, and the idle period starts over.
+    // The peer answers one RTT (5 ms) later: the connection stays, and the idle period starts
+    // over from the answer.
+    h.advance(ms(5));
     h.c.ack = s + 1;
     h.send_ack();
     h.expect_none();
@@ -203,4 +205,25 @@ fn no_keepalive_by_default() {
     h.advance(secs(3 * 3600));
     h.expect_none();
     assert_eq!(h.gauge(State::Established), 1);
+}
+
+#[test]
+fn keepalive_answer_within_the_same_millisecond_keeps_connection_rfc1122_4_2_3_6() {
+    // A LAN peer answers the probe within microseconds.
+    let mut h = Harness::new(keepalive_cfg(), Behaviour::default());
+    let handle = h.establish();
+    let s = h.c.irs;
+    h.c.ack = s + 1;
+    for _ in 0..5 {
+        h.run_until_output(secs(60)).expect("a keepalive probe");
+        for sg in h.take() {
+            assert!(
+                !sg.has(RST),
+                "reset although every probe was answered: {sg}"
+            );
+        }
+        h.send_ack();
+    }
+    assert!(h.app().closes().is_empty());
+    assert_eq!(h.tcp_state(handle), Some(State::Established));
 }

@@ -234,8 +234,12 @@ fn random_mutations_of_valid_frames_never_panic_and_never_leak() {
     h.establish();
     let s = h.c.irs;
     let base = [
-        h.seg(ACK | PSH).ack(s + 1).data(b"GET / HTTP/1.1\r\n\r\n").frame(),
-        h.syn_for(&Conn::new(PPORT + 9, 77, PeerOpts::full())).frame(),
+        h.seg(ACK | PSH)
+            .ack(s + 1)
+            .data(b"GET / HTTP/1.1\r\n\r\n")
+            .frame(),
+        h.syn_for(&Conn::new(PPORT + 9, 77, PeerOpts::full()))
+            .frame(),
         h.seg(FIN | ACK).ack(s + 1).frame(),
         h.seg(RST).frame(),
     ];

@@ -257,7 +257,10 @@ fn ack_of_unsent_data_is_dropped_and_acked_rfc9293_3_10_7_4_rfc5961_5_2() {
     let handle = h.establish();
     let (p, s) = (h.c.iss, h.c.irs);
     // SEG.ACK > SND.NXT: send an ACK, drop the segment (its data too).
-    let o = h.seg(ACK | PSH).ack(s + 1 + 1000).data(b"must not be delivered");
+    let o = h
+        .seg(ACK | PSH)
+        .ack(s + 1 + 1000)
+        .data(b"must not be delivered");
     h.send(o);
     h.expect_one(ACK, s + 1, p + 1);
     assert!(h.app().data().is_empty());

@@ -21,7 +21,11 @@ fn syn_queue_overflow_with_auto_policy_sends_cookie_and_final_ack_establishes() 
     let mut a = Conn::new(PPORT, PEER_ISS, PeerOpts::full());
     h.syn(&mut a);
     assert_eq!(h.gauge(State::SynReceived), 1);
-    assert_eq!(h.counters().mib.syncookies_sent, 0, "room in the queue: no cookie");
+    assert_eq!(
+        h.counters().mib.syncookies_sent,
+        0,
+        "room in the queue: no cookie"
+    );
     // The queue (backlog 1) is full: the second SYN gets a stateless cookie SYN-ACK.
     let opts = PeerOpts {
         mss: Some(1400),
@@ -32,7 +36,11 @@ fn syn_queue_overflow_with_auto_policy_sends_cookie_and_final_ack_establishes() 
     assert_eq!(sa.ack(), PEER_ISS + 5555 + 1);
     assert_eq!(sa.repr.options.mss, Some(1460));
     assert_eq!(h.counters().mib.syncookies_sent, 1);
-    assert_eq!(h.gauge(State::SynReceived), 1, "no state kept for the cookie");
+    assert_eq!(
+        h.gauge(State::SynReceived),
+        1,
+        "no state kept for the cookie"
+    );
     // The final ACK carries the cookie back (and echoes the SYN-ACK's TSval).
     b.window = 16384;
     h.handshake_ack(&mut b);
@@ -52,7 +60,7 @@ fn syn_queue_overflow_with_auto_policy_sends_cookie_and_final_ack_establishes() 
     assert_eq!(h.app_send(handle, &pattern(4000, 1)), 4000);
     let segs = h.take();
     let full = segs.iter().map(|x| x.len()).max().unwrap();
-    assert!(full <= 1400 - 12 && full >= 536 - 12, "{}", show(&segs));
+    assert!((536 - 12..=1400 - 12).contains(&full), "{}", show(&segs));
     let mut next = b.irs + 1;
     for sg in &segs {
         assert_eq!(sg.seq(), next);

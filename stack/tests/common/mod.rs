@@ -12,8 +12,8 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 use core::time::Duration;
 use stack::sim::Outbox;
 use stack::wire::arp::{ArpOp, ArpRepr};
-use stack::wire::frame::{build_arp_frame, build_tcp_frame, parse_frame, tcp_frame_len, Parsed};
 use stack::wire::frame::ARP_FRAME_LEN;
+use stack::wire::frame::{build_arp_frame, build_tcp_frame, parse_frame, tcp_frame_len, Parsed};
 use stack::wire::tcp::{SackBlocks, TcpFlags, TcpOptions, TcpRepr};
 use stack::wire::{ChecksumCaps, MacAddr, RxMeta};
 use stack::{
@@ -288,7 +288,10 @@ impl core::fmt::Display for Seg {
 }
 
 pub fn show(segs: &[Seg]) -> String {
-    segs.iter().map(|s| s.to_string()).collect::<Vec<_>>().join("\n  ")
+    segs.iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+        .join("\n  ")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -471,7 +474,7 @@ pub fn engine_config(tcp: TcpConfig) -> EngineConfig {
         mac: US_MAC,
         checksums: ChecksumCaps::default(),
         mtu: 1500,
-        seed: 0x5eed_0f_7e57,
+        seed: 0x5eed_0f7e_5700,
         arp_timeout: Duration::from_secs(3600 * 24),
     }
 }
@@ -881,13 +884,16 @@ impl Harness {
     }
 
     pub fn app_send(&mut self, h: ConnHandle, data: &[u8]) -> usize {
-        self.with_conn(h, |_, s| s.send(data)).expect("live connection")
+        self.with_conn(h, |_, s| s.send(data))
+            .expect("live connection")
     }
     pub fn app_close(&mut self, h: ConnHandle) {
-        self.with_conn(h, |_, s| s.close()).expect("live connection");
+        self.with_conn(h, |_, s| s.close())
+            .expect("live connection");
     }
     pub fn app_abort(&mut self, h: ConnHandle) {
-        self.with_conn(h, |_, s| s.abort()).expect("live connection");
+        self.with_conn(h, |_, s| s.abort())
+            .expect("live connection");
     }
     pub fn app_shutdown(&mut self, h: ConnHandle) {
         self.with_conn(h, |_, s| s.shutdown_write())

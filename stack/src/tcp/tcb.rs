@@ -63,6 +63,10 @@ pub(crate) const F_SYN_ACKED: u32 = 1 << 22;
 /// The persist timer found a usable but small window: send despite SWS avoidance
 /// (RFC 9293 §3.8.6.2.1 override timeout).
 pub(crate) const F_FORCE_SEND: u32 = 1 << 23;
+/// The last window we advertised was held down by unread data in the receive buffer, so the
+/// app reading it may warrant a window update (not merely the header's 16-bit cap, as in a
+/// SYN-ACK: every later ACK carries the scaled window anyway).
+pub(crate) const F_RWND_LIMITED: u32 = 1 << 24;
 
 // What the single "rtx" timer slot is armed for (like Linux's icsk_pending).
 pub(crate) const RTX_NONE: u8 = 0;
@@ -1028,6 +1032,11 @@ impl Tcb {
         }
         let raw = raw.min(65535);
         let _ = sh;
+        if (self.rcvbuf.window() as u32) < limit.min(max) {
+            self.set(F_RWND_LIMITED);
+        } else {
+            self.clear(F_RWND_LIMITED);
+        }
         self.rcv_adv = self.rcv_nxt + (raw << self.rcv_wscale);
         raw as u16
     }
@@ -1355,7 +1364,7 @@ impl Tcb {
         let _ = sent_any;
 
         // 3. Window update worth sending (the app read data out of a window that had closed).
-        if !self.has(F_ACK_NOW) && self.delack_segs == 0 {
+        if self.has(F_RWND_LIMITED) && !self.has(F_ACK_NOW) && self.delack_segs == 0 {
             let cur = if self.rcv_adv.gt(self.rcv_nxt) {
                 self.rcv_adv - self.rcv_nxt
             } else {

@@ -310,7 +310,27 @@ impl Tcb {
             self.input_syn_sent(sh, tx, id, seg, ev);
             return;
         }
-        let flags = seg.flags;
+        let mut flags = seg.flags;
+        let mut seg_seq = seg.seq;
+        // The window field of a SYN segment is never scaled (RFC 7323 §2.2).
+        let mut wnd_shift = self.snd_wscale;
+
+        // Simultaneous open (RFC 9293 figure 8; Linux tcp_validate_incoming): the peer's
+        // SYN-ACK of our SYN completes the open. Its SYN is the one already received, so
+        // only its ACK is processed, as if it started at RCV.NXT.
+        if self.state == State::SynReceived
+            && flags.syn()
+            && flags.ack()
+            && !flags.rst()
+            && !flags.fin()
+            && payload.is_empty()
+            && seg.seq == self.irs
+            && seg.ack == self.snd_nxt
+        {
+            flags = TcpFlags(flags.0 & !TcpFlags::SYN);
+            seg_seq = self.irs + 1u32;
+            wnd_shift = 0;
+        }
 
         // SYN-RECEIVED: a retransmitted SYN means our SYN-ACK was lost; answer it again.
         if self.state == State::SynReceived
@@ -339,7 +359,7 @@ impl Tcb {
         }
 
         // First: sequence number check (RFC 9293 §3.10.7.4 acceptability table).
-        let mut seq = seg.seq;
+        let mut seq = seg_seq;
         let mut data = payload;
         let mut fin = flags.fin();
         let seg_len = data.len() as u32 + flags.syn() as u32 + fin as u32;
@@ -424,7 +444,7 @@ impl Tcb {
                 self.state = State::Established;
                 ev.opened = true;
                 // The window in the handshake's final ACK is scaled (RFC 7323 §2.2).
-                self.snd_wnd = (seg.window as u32) << self.snd_wscale;
+                self.snd_wnd = (seg.window as u32) << wnd_shift;
                 self.max_snd_wnd = self.snd_wnd;
                 self.snd_wl1 = seq;
                 self.snd_wl2 = ack;
@@ -442,7 +462,7 @@ impl Tcb {
             }
         }
 
-        let seg_wnd = (seg.window as u32) << self.snd_wscale;
+        let seg_wnd = (seg.window as u32) << wnd_shift;
         if ack.gt(self.snd_una) {
             self.on_new_ack(sh, ack, seg, ev);
         } else if ack == self.snd_una

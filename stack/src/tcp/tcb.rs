@@ -128,6 +128,8 @@ pub struct Tcb {
     pub(crate) rcv_nxt: SeqNum,
     /// Right edge of the window last advertised (never moved left, RFC 9293 §3.8.6).
     pub(crate) rcv_adv: SeqNum,
+    /// RFC 7323 §4.3 Last.ACK.sent: the ACK field of the last segment we sent.
+    pub(crate) last_ack_sent: SeqNum,
     pub(crate) snd_wnd: u32,
     pub(crate) max_snd_wnd: u32,
     pub(crate) ts_recent: u32,
@@ -194,6 +196,7 @@ impl Tcb {
             irs: SeqNum(0),
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
+            last_ack_sent: SeqNum(0),
             snd_wnd: 0,
             max_snd_wnd: 0,
             ts_recent: 0,
@@ -455,9 +458,10 @@ impl Tcb {
             }
         }
 
-        // RFC 7323 §4.3: remember TSval of a segment that covers Last.ACK.sent.
+        // RFC 7323 §4.3: remember TSval only of a segment that covers Last.ACK.sent, so that
+        // a delayed ACK echoes the earliest segment it acknowledges.
         if let Some((tsval, _)) = seg_ts {
-            if seq.le(self.rcv_nxt) {
+            if seq.le(self.last_ack_sent) {
                 self.ts_recent = tsval;
             }
         }
@@ -1078,6 +1082,7 @@ impl Tcb {
             }
             options.sack = blocks;
         }
+        self.last_ack_sent = self.rcv_nxt;
         TcpRepr {
             src_port: self.tuple.local_port,
             dst_port: self.tuple.remote_port,
@@ -1244,6 +1249,7 @@ impl Tcb {
         self.snd_nxt = self.iss + 1u32;
         if !active {
             self.rcv_adv = self.rcv_nxt + window as u32;
+            self.last_ack_sent = self.rcv_nxt;
         }
         if !rtx || self.retries == 0 {
             self.set(F_RTT_TIMING);

@@ -982,14 +982,13 @@ impl Tcb {
                 let Some(ka) = sh.cfg.keepalive else { return };
                 let idle = ms32(sh.now).wrapping_sub(self.last_rx) as u64;
                 let idle_ms = ka.idle.as_millis() as u64;
+                if self.retries > 0 && idle < ka.interval.as_millis() as u64 * self.retries as u64 {
+                    // Something arrived since the first probe: the peer is alive, and the idle
+                    // period runs from that segment, not from now (Linux does the same).
+                    self.retries = 0;
+                }
                 if self.retries == 0 && idle < idle_ms {
                     self.arm_rtx(sh, id, RTX_KEEPALIVE, Duration::from_millis(idle_ms - idle));
-                    return;
-                }
-                if self.retries > 0 && idle < ka.interval.as_millis() as u64 * self.retries as u64 {
-                    // Something arrived since the last probe: the peer is alive.
-                    self.retries = 0;
-                    self.arm_rtx(sh, id, RTX_KEEPALIVE, ka.idle);
                     return;
                 }
                 if self.retries as u32 >= ka.probes {

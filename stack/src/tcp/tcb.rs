@@ -273,6 +273,13 @@ impl Tcb {
         self.data_start() + self.sndbuf.len()
     }
 
+    /// Payload bytes in a full-sized segment: the MSS less the timestamp option.
+    #[inline]
+    fn smss(&self) -> u32 {
+        let opt_len = if self.has(F_TS) { 12 } else { 0 };
+        (self.mss as u32).saturating_sub(opt_len).max(1)
+    }
+
     #[inline]
     fn in_flight(&self) -> u32 {
         if self.has(F_LOSS) {
@@ -743,7 +750,7 @@ impl Tcb {
             } else if !self.has(F_SACK) {
                 // Partial ACK (RFC 6582 §3.2 step 4): retransmit the next hole, deflate.
                 self.rtx_nxt = ack;
-                self.rtx_end = ack + mss;
+                self.rtx_end = ack + self.smss();
                 self.set(F_RTX_FORCE);
                 let cwnd = self.cc.cwnd();
                 let deflated = cwnd.saturating_sub(acked).saturating_add(mss).max(mss);
@@ -804,8 +811,9 @@ impl Tcb {
             self.high_rxt = self.snd_una;
         } else {
             sh.counters.mib.reno_recoveries += 1;
+            // Exactly one segment (one SMSS of payload), not the MSS that includes options.
             self.rtx_nxt = self.snd_una;
-            self.rtx_end = self.snd_una + mss;
+            self.rtx_end = self.snd_una + self.smss();
             let ss = self.cc.ssthresh();
             self.cc.set_cwnd(ss.saturating_add(3 * mss));
         }
@@ -1296,8 +1304,7 @@ impl Tcb {
             _ => {}
         }
         let mss = self.mss as usize;
-        let opt_len = if self.has(F_TS) { 12 } else { 0 };
-        let smss = mss.saturating_sub(opt_len).max(1);
+        let smss = self.smss() as usize;
 
         // 1. Retransmissions.
         if self.has(F_SACK) && self.has(F_RECOVERY) {

@@ -1151,3 +1151,65 @@ fn challenge_acks_are_rate_limited_per_second_rfc5961_7() {
         1
     );
 }
+
+#[test]
+fn out_of_order_fin_is_kept_and_processed_when_the_hole_fills_rfc9293_3_10_7_4() {
+    let mut h = harness(Recorder::default(), cfg());
+    let iss = establish(&mut h);
+    // "world" + FIN arrives before "hello": a duplicate ACK, no close yet.
+    let out = h.send(
+        &seg(PEER_PORT, PORT, FIN | ACK, PEER_ISS + 6, iss + 1, 65535),
+        b"world",
+    );
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].0.ack, SeqNum(PEER_ISS + 1));
+    assert_eq!(h.engine.counters().states.get(State::Established), 1);
+    assert!(!h
+        .engine
+        .app()
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::PeerClosed(_))));
+    // The hole fills: both data and the remembered FIN are taken, with no FIN retransmission.
+    let out = h.send(
+        &seg(PEER_PORT, PORT, ACK, PEER_ISS + 1, iss + 1, 65535),
+        b"hello",
+    );
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(
+        out[0].0.ack,
+        SeqNum(PEER_ISS + 12),
+        "data and FIN acknowledged"
+    );
+    assert_eq!(h.engine.app().data(), b"helloworld");
+    let ev = &h.engine.app().events;
+    let data_at = ev
+        .iter()
+        .rposition(|e| matches!(e, Event::Data(..)))
+        .unwrap();
+    let fin_at = ev
+        .iter()
+        .position(|e| matches!(e, Event::PeerClosed(_)))
+        .expect("peer FIN processed");
+    assert!(data_at < fin_at);
+    assert_eq!(h.engine.counters().states.get(State::CloseWait), 1);
+}
+
+#[test]
+fn out_of_order_pure_fin_waits_for_in_order_data_rfc9293_3_10_7_4() {
+    let mut h = harness(Recorder::default(), cfg());
+    let iss = establish(&mut h);
+    let out = h.send(
+        &seg(PEER_PORT, PORT, FIN | ACK, PEER_ISS + 4, iss + 1, 65535),
+        &[],
+    );
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].0.ack, SeqNum(PEER_ISS + 1));
+    let out = h.send(
+        &seg(PEER_PORT, PORT, ACK, PEER_ISS + 1, iss + 1, 65535),
+        b"abc",
+    );
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].0.ack, SeqNum(PEER_ISS + 5));
+    assert_eq!(h.engine.counters().states.get(State::CloseWait), 1);
+}

@@ -67,6 +67,8 @@ pub(crate) const F_FORCE_SEND: u32 = 1 << 23;
 /// app reading it may warrant a window update (not merely the header's 16-bit cap, as in a
 /// SYN-ACK: every later ACK carries the scaled window anyway).
 pub(crate) const F_RWND_LIMITED: u32 = 1 << 24;
+/// The peer's FIN arrived beyond a hole; it is processed at `peer_fin_seq` once the hole fills.
+pub(crate) const F_OOO_FIN: u32 = 1 << 25;
 
 // What the single "rtx" timer slot is armed for (like Linux's icsk_pending).
 pub(crate) const RTX_NONE: u8 = 0;
@@ -130,6 +132,8 @@ pub struct Tcb {
     pub(crate) rcv_adv: SeqNum,
     /// RFC 7323 §4.3 Last.ACK.sent: the ACK field of the last segment we sent.
     pub(crate) last_ack_sent: SeqNum,
+    /// Sequence number of an out-of-order FIN (valid with `F_OOO_FIN`).
+    pub(crate) peer_fin_seq: SeqNum,
     pub(crate) snd_wnd: u32,
     pub(crate) max_snd_wnd: u32,
     pub(crate) ts_recent: u32,
@@ -197,6 +201,7 @@ impl Tcb {
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
             last_ack_sent: SeqNum(0),
+            peer_fin_seq: SeqNum(0),
             snd_wnd: 0,
             max_snd_wnd: 0,
             ts_recent: 0,
@@ -568,8 +573,22 @@ impl Tcb {
             }
         }
 
-        // Eighth: FIN, once everything before it has arrived.
-        if fin && seq + data.len() == self.rcv_nxt && !self.has(F_PEER_FIN) {
+        // Eighth: FIN, once everything before it has arrived. A FIN beyond a hole is kept
+        // (like Linux's out-of-order queue) so that filling the hole completes the close
+        // without waiting for the peer to retransmit the FIN.
+        let fin_end = seq + data.len();
+        if fin && !self.has(F_PEER_FIN) && fin_end.gt(self.rcv_nxt) {
+            self.set(F_OOO_FIN);
+            self.peer_fin_seq = fin_end;
+            fin = false;
+            // RFC 5681 §4.2: an out-of-order segment gets an immediate duplicate ACK.
+            self.set(F_ACK_NOW);
+        }
+        let fin_now = !self.has(F_PEER_FIN)
+            && ((fin && fin_end == self.rcv_nxt)
+                || (self.has(F_OOO_FIN) && self.peer_fin_seq == self.rcv_nxt));
+        if fin_now {
+            self.clear(F_OOO_FIN);
             self.rcv_nxt += 1u32;
             self.set(F_PEER_FIN | F_ACK_NOW);
             ev.peer_fin = true;

@@ -69,6 +69,11 @@ pub(crate) const F_FORCE_SEND: u32 = 1 << 23;
 pub(crate) const F_RWND_LIMITED: u32 = 1 << 24;
 /// The peer's FIN arrived beyond a hole; it is processed at `peer_fin_seq` once the hole fills.
 pub(crate) const F_OOO_FIN: u32 = 1 << 25;
+/// This SACK recovery already spent its rescue retransmission (RFC 6675 §4 NextSeg rule 4).
+pub(crate) const F_RESCUED: u32 = 1 << 26;
+/// A partial ACK arrived in this SACK recovery: the rescue may go out. Waiting for one keeps
+/// a tail that is merely not yet SACKed from being resent on entry to recovery.
+pub(crate) const F_RESCUE_OK: u32 = 1 << 27;
 
 // What the single "rtx" timer slot is armed for (like Linux's icsk_pending).
 pub(crate) const RTX_NONE: u8 = 0;
@@ -775,6 +780,8 @@ impl Tcb {
                 let deflated = cwnd.saturating_sub(acked).saturating_add(mss).max(mss);
                 self.cc.set_cwnd(deflated);
                 sh.counters.mib.fast_retrans += 1;
+            } else {
+                self.set(F_RESCUE_OK);
             }
         } else {
             self.dupacks = 0;
@@ -828,6 +835,7 @@ impl Tcb {
         if self.has(F_SACK) {
             sh.counters.mib.sack_recoveries += 1;
             self.high_rxt = self.snd_una;
+            self.clear(F_RESCUED | F_RESCUE_OK);
         } else {
             sh.counters.mib.reno_recoveries += 1;
             // Exactly one segment (one SMSS of payload), not the MSS that includes options.
@@ -1346,8 +1354,15 @@ impl Tcb {
             }
         }
 
-        // 2. New data.
+        // 2. New data. In SACK recovery cwnd limits pipe, not everything unacknowledged
+        // (RFC 6675 §5 step C: NextSeg rule 2 sends new data while cwnd - pipe >= SMSS).
         let mut sent_any = false;
+        let mut pipe = match self.sb.as_ref() {
+            Some(sb) if self.has(F_SACK) && self.has(F_RECOVERY) => {
+                Some(sb.pipe(self.snd_una, self.snd_nxt, self.high_rxt, smss as u32))
+            }
+            _ => None,
+        };
         loop {
             let data_end = self.data_end();
             let unsent = if self.snd_nxt.lt(data_end) {
@@ -1363,8 +1378,11 @@ impl Tcb {
                 break;
             }
             let flight = self.snd_nxt - self.snd_una;
-            let wnd = self.snd_wnd.min(self.cc.cwnd()) as usize;
-            let usable = wnd.saturating_sub(flight as usize);
+            let usable = match pipe {
+                Some(p) => (self.snd_wnd.saturating_sub(flight) as usize)
+                    .min(self.cc.cwnd().saturating_sub(p) as usize),
+                None => (self.snd_wnd.min(self.cc.cwnd()) as usize).saturating_sub(flight as usize),
+            };
             let len = unsent.min(smss).min(usable);
             if unsent > 0 {
                 if len == 0 {
@@ -1391,6 +1409,9 @@ impl Tcb {
                     break;
                 }
                 self.snd_nxt += len;
+                if let Some(p) = pipe.as_mut() {
+                    *p += len as u32;
+                }
                 if fin {
                     self.snd_nxt += 1u32;
                     self.set(F_FIN_SENT);
@@ -1499,16 +1520,76 @@ impl Tcb {
                 None if force => Some((self.snd_una, smss as u32)),
                 None => None,
             };
-            match next {
-                Some((seq, _)) => {
-                    if !self.retransmit_one(sh, tx, seq, smss) {
-                        break;
-                    }
+            if let Some((seq, _)) = next {
+                if !self.retransmit_one(sh, tx, seq, smss) {
+                    break;
                 }
-                // Rule 2: new data is sent by the caller's new-data step.
-                None => break,
+                continue;
+            }
+            // Rule 2: new data is sent by the caller's new-data step.
+            if self.new_data_allowed(smss as u32) {
+                break;
+            }
+            // Rule 3: an un-SACKed hole below the highest SACK, lost or not.
+            let hole = self.sb.as_ref().and_then(|sb| {
+                sb.next_unsacked(self.snd_una, self.snd_nxt, self.high_rxt, smss as u32)
+            });
+            if let Some((seq, _)) = hole {
+                if !self.retransmit_one(sh, tx, seq, smss) {
+                    break;
+                }
+                continue;
+            }
+            // Rule 4: one rescue retransmission per recovery, of the segment holding the
+            // highest un-SACKed octet: a lost tail has no SACKs above it to make it "lost",
+            // and without this only the RTO would repair it.
+            if self.has(F_RESCUED) || !self.has(F_RESCUE_OK) {
+                break;
+            }
+            let Some(top) = self.highest_unsacked_end() else {
+                break;
+            };
+            self.set(F_RESCUED);
+            let start = if (top - self.snd_una) > smss as u32 {
+                top - smss as u32
+            } else {
+                self.snd_una
+            };
+            // HighRxt must not move (rule 4), and pipe does not count the rescue.
+            let high_rxt = self.high_rxt;
+            let rtx_nxt = self.rtx_nxt;
+            self.retransmit_one(sh, tx, start, smss);
+            self.high_rxt = high_rxt;
+            self.rtx_nxt = rtx_nxt;
+            break;
+        }
+    }
+
+    /// RFC 6675 §4 NextSeg rule 2 applies: unsent data (or our FIN) that the peer's window
+    /// admits.
+    fn new_data_allowed(&self, smss: u32) -> bool {
+        let data_end = self.data_end();
+        if self.snd_nxt.lt(data_end) {
+            let len = (data_end - self.snd_nxt).min(smss);
+            (self.snd_nxt + len).le(self.snd_una + self.snd_wnd)
+        } else {
+            self.has(F_FIN_QUEUED) && !self.has(F_FIN_SENT)
+        }
+    }
+
+    /// One past the highest outstanding octet not SACKed, if any.
+    fn highest_unsacked_end(&self) -> Option<SeqNum> {
+        let mut top = self.snd_nxt;
+        if let Some(sb) = self.sb.as_ref() {
+            for &(s, e) in sb.ranges().iter().rev() {
+                if e.ge(top) && s.lt(top) {
+                    top = s;
+                } else if e.lt(top) {
+                    break;
+                }
             }
         }
+        top.gt(self.snd_una).then_some(top)
     }
 
     /// Arms the rtx slot for what the connection is waiting for now.

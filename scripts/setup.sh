@@ -3,7 +3,10 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 need=()
-for p in pkg-config; do
+# Build: pkg-config. Integration-test peers and tools: the Linux TCP clients (curl, wrk, ab,
+# socat, python3), loss injection (nftables), topology (iproute2, ethtool), nginx-light for
+# the kernel baseline benchmark.
+for p in pkg-config curl wrk apache2-utils socat nftables nginx-light iproute2 ethtool python3; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

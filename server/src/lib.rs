@@ -5,6 +5,7 @@ pub mod apps;
 pub mod cli;
 pub mod control;
 pub mod port;
+pub mod redirect;
 pub mod serve;
 pub mod stats;
 pub mod summary;

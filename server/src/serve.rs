@@ -7,6 +7,7 @@
 use crate::apps::BuiltinApp;
 use crate::cli::ServeConfig;
 use crate::control::{self, ControlServer};
+use crate::redirect::{self, Redirect, Rings, Steering};
 use crate::port::{
     Eal, Mempool, Port, PortConfig, PortInfo, RssStatus, TscClock, TxBatch, Workers,
 };
@@ -36,8 +37,6 @@ pub enum ServeError {
         max: u16,
         workers: usize,
     },
-    #[error("port {name} ({driver}) cannot spread flows over queues by RSS; run one worker (give one core in --cores)")]
-    NoRss { name: String, driver: String },
     #[error("--mtu {mtu} is outside what port {name} allows ({min}..={max})")]
     Mtu {
         mtu: u16,
@@ -95,8 +94,14 @@ fn pick_port(eal: &Eal, want: Option<&str>) -> Result<PortInfo, ServeError> {
 }
 
 /// Mbufs for every descriptor of every queue, plus bursts in flight and per-core caches.
-fn pool_size(workers: usize, rx_desc: u16, tx_desc: u16) -> u32 {
-    let per_worker = rx_desc as usize + tx_desc as usize + 4 * crate::port::BURST + 512;
+/// With software RSS, each worker's inbound rings may hold frames too.
+fn pool_size(workers: usize, rx_desc: u16, tx_desc: u16, software_rss: bool) -> u32 {
+    let rings = if software_rss {
+        (workers - 1) * redirect::RING_SIZE
+    } else {
+        0
+    };
+    let per_worker = rx_desc as usize + tx_desc as usize + 4 * crate::port::BURST + 512 + rings;
     let n = (workers * per_worker).max(8192);
     // Mempools are most memory-efficient at 2^k - 1 elements.
     (n.next_power_of_two() - 1) as u32
@@ -150,7 +155,12 @@ pub fn run<A: ServeApp>(
     let pool = Mempool::with_data_room(
         &eal,
         "tcpterm",
-        pool_size(workers, cfg.rx_desc, cfg.tx_desc),
+        pool_size(
+            workers,
+            cfg.rx_desc,
+            cfg.tx_desc,
+            workers > 1 && info.flow_type_rss_offloads == 0,
+        ),
         256,
         data_room,
     )
@@ -168,18 +178,20 @@ pub fn run<A: ServeApp>(
         &pool,
     )
     .map_err(port_err)?;
-    if port.rss() == RssStatus::Unsupported {
-        return Err(ServeError::NoRss {
-            name: info.name,
-            driver: info.driver,
-        });
-    }
+    // Without symmetric RSS the device may deliver a flow's frames to any queue (af_packet's
+    // fanout rolls over when a socket is full; others do not hash at all): the workers then
+    // steer frames to their owners in software (see `redirect`).
+    let steering = (workers > 1 && !matches!(port.rss(), RssStatus::Symmetric { .. }))
+        .then(|| Arc::new(Steering::new(workers)));
+    let rings = steering
+        .as_ref()
+        .map(|_| Rings::new(workers, redirect::RING_SIZE));
     let mut engine_cfg = cfg.engine.clone();
     engine_cfg.mac = port.mac();
     engine_cfg.checksums = port.checksum_caps();
     let link = port.wait_link_up(Duration::from_secs(3));
     eprintln!(
-        "tcpterm: {} on port {} ({}, {}, link {}), {} worker(s) on core(s) {:?}, listening on {}",
+        "tcpterm: {} on port {} ({}, {}, link {}), {} worker(s) on core(s) {:?}{}, listening on {}",
         ip_text(&cfg),
         info.name,
         info.driver,
@@ -191,6 +203,11 @@ pub fn run<A: ServeApp>(
         },
         workers,
         cores,
+        if steering.is_some() {
+            " (software RSS: no symmetric RSS on this port)"
+        } else {
+            ""
+        },
         cfg.listeners
             .0
             .iter()
@@ -248,6 +265,9 @@ pub fn run<A: ServeApp>(
             clock,
             reports: report_tx.clone(),
             phase: phase.clone(),
+            redirect: steering.as_ref().zip(rings.as_ref()).map(|(s, r)| {
+                Redirect::new(id, s.clone(), r.clone(), pool.clone())
+            }),
         };
         let live = LiveToken::new(&phase);
         pool_workers
@@ -392,10 +412,12 @@ mod tests {
 
     #[test]
     fn pool_covers_every_descriptor_and_is_two_to_the_k_minus_one() {
-        let n = pool_size(4, 1024, 1024);
+        let n = pool_size(4, 1024, 1024, false);
         assert!(n as usize >= 4 * 2048);
         assert!((n + 1).is_power_of_two());
-        assert_eq!(pool_size(1, 64, 64), 8191);
+        assert_eq!(pool_size(1, 64, 64, false), 8191);
+        let soft = pool_size(4, 1024, 1024, true);
+        assert!(soft as usize >= 4 * (2048 + 3 * redirect::RING_SIZE));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use crate::apps::{AppStats, BuiltinApp};
 use crate::port::{Mbuf, RxQueue, TscClock, TxBatch, WorkerCtx, BURST};
+use crate::redirect::Redirect;
 use crate::stats::{QueueStats, WorkerReport};
 use crossbeam_channel::Sender;
 use stack::{App, Counters, Engine, EngineConfig};
@@ -67,6 +68,8 @@ pub struct WorkerSpec<A> {
     pub clock: TscClock,
     pub reports: Sender<WorkerReport>,
     pub phase: Arc<Phase>,
+    /// Software RSS, when the port cannot keep each flow on one queue by itself.
+    pub redirect: Option<Redirect>,
 }
 
 /// What a worker hands back when it stops.
@@ -133,6 +136,7 @@ pub fn run<A: ServeApp>(
         clock,
         reports,
         phase,
+        mut redirect,
     } = spec;
     let setup = |msg: String| WorkerFailure::Setup { id, msg };
     let mut engine = Engine::new(cfg, app, clock.now()).map_err(|e| setup(e.to_string()))?;
@@ -140,6 +144,7 @@ pub fn run<A: ServeApp>(
         engine.listen(port).map_err(|e| setup(e.to_string()))?;
     }
     let mut bufs: Vec<Mbuf> = Vec::with_capacity(BURST);
+    let mut handed: Vec<Mbuf> = Vec::with_capacity(BURST);
     let mut queue = QueueStats::default();
     let report_every = REPORT_INTERVAL.as_micros() as u64;
     let mut next_report = clock.now().as_micros() + report_every;
@@ -151,8 +156,25 @@ pub fn run<A: ServeApp>(
         if n > 0 {
             queue.rx_packets += n as u64;
             for m in bufs.drain(..) {
+                let m = match redirect.as_mut() {
+                    Some(r) => match r.steer(m) {
+                        Some(m) => m,
+                        None => continue,
+                    },
+                    None => m,
+                };
                 engine.receive(now, m.data(), m.rx_meta(), &mut tx);
             }
+        }
+        if let Some(r) = redirect.as_mut() {
+            if r.collect(&mut handed, BURST) > 0 {
+                for m in handed.drain(..) {
+                    engine.receive(now, m.data(), m.rx_meta(), &mut tx);
+                }
+            }
+            queue.redirected_out = r.stats.out;
+            queue.redirected_in = r.stats.inn;
+            queue.redirect_dropped = r.stats.dropped;
         }
         engine.poll(now, &mut tx);
         tx.flush();

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The integration suite: tcpterm on a veth (net_af_packet) against the Linux kernel's TCP in a
+# network namespace, with curl, wrk, ab, socat and a python client as the peers. Needs root.
+# Prints PASS/FAIL lines per check and ends with `N passed, M failed`; exits non-zero on any
+# failure. ITEST_ONLY="wrk ab" runs a subset; ITEST_KEEP=1 keeps the per-test temp dirs.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+
+if [ "$(id -u)" != 0 ]; then
+  echo "integration tests need root (network namespaces, veth, packet sockets)" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+if [ ! -x "$TCPTERM" ]; then
+  echo "no tcpterm binary at $TCPTERM: build it with cargo build --release -p tcpterm" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+# name:script:seconds-allowed[:ENV=VAL ...]
+TESTS=(
+  "http-curl:t_http_curl.sh:60"
+  "wrk:t_wrk.sh:60"
+  "ab:t_ab.sh:120"
+  "echo-socat:t_echo_socat.sh:180"
+  "conns-10k:t_conns10k.sh:150"
+  "loss:t_echo_socat.sh:240:ITEST_LOSS=3"
+  "workers-2:t_workers2.sh:90"
+)
+
+passed=0 failed=0
+start=$SECONDS
+for t in "${TESTS[@]}"; do
+  IFS=: read -r name script limit envs <<<"$t"
+  if [ -n "${ITEST_ONLY:-}" ] && [[ " $ITEST_ONLY " != *" $name "* ]]; then continue; fi
+  echo "=== $name"
+  t0=$SECONDS
+  out=$(env ${envs:-} timeout --signal=TERM --kill-after=10 "$limit" bash "$here/$script" 2>&1 |
+    tee /dev/stderr)
+  rc=${PIPESTATUS[0]}
+  p=$(grep -c '^PASS ' <<<"$out")
+  f=$(grep -c '^FAIL ' <<<"$out")
+  if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+    echo "FAIL $name: timed out after ${limit}s"
+    f=$((f + 1))
+  elif [ "$p" = 0 ] && [ "$f" = 0 ]; then
+    echo "FAIL $name: exited $rc without a result"
+    f=$((f + 1))
+  fi
+  passed=$((passed + p))
+  failed=$((failed + f))
+  echo "--- $name: $p passed, $f failed ($((SECONDS - t0)) s)"
+done
+# Nothing may outlive the suite: our namespaces are all named tt<id>[sc].
+leftover=$(ip netns list | awk '{print $1}' | grep -cE '^tt[0-9a-f]+[sc]$')
+if [ "$leftover" != 0 ]; then
+  echo "FAIL cleanup: $leftover test namespace(s) left behind"
+  failed=$((failed + 1))
+fi
+echo "integration suite took $((SECONDS - start)) s"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

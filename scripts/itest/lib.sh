@@ -67,6 +67,11 @@ topo_up() {
 
 topo_down() {
   tcpterm_kill
+  # Anything else still running inside our own namespaces (a client a test left) goes too.
+  local ns p
+  for ns in $NS_C $NS_S; do
+    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+  done
   [ -n "$NS_C" ] && ip netns del "$NS_C" 2>/dev/null
   [ -n "$NS_S" ] && ip netns del "$NS_S" 2>/dev/null
   [ -n "$ITEST_TMP" ] && [ -z "${ITEST_KEEP:-}" ] && rm -rf "$ITEST_TMP"
@@ -84,7 +89,9 @@ tcpterm_start() {
   [ "$qp" -gt 1 ] && devargs="$devargs,qpairs=$qp"
   local core_args=()
   [ -n "$cores" ] && core_args=(--cores "$cores")
-  in_s "$TCPTERM" serve --ip "$SRV_IP/24" --control-socket "$TT_SOCK" \
+  # `ip netns exec` execs tcpterm in place, so $! is tcpterm's own pid (a function or a
+  # subshell here would leave $! pointing at a bash that tcpterm outlives).
+  ip netns exec "$NS_S" "$TCPTERM" serve --ip "$SRV_IP/24" --control-socket "$TT_SOCK" \
     --summary-interval-ms 0 --shutdown-timeout-ms 1000 "${core_args[@]}" "$@" \
     -- --no-huge --no-pci -m 512 --file-prefix "tt$ID" --log-level=lib.eal:error \
     --vdev "$devargs" >"$TT_LOG" 2>&1 &

@@ -8,7 +8,7 @@ trap 'exit 1' INT TERM
 N=${AB_N:-20000}
 topo_up
 tcpterm_start 1 "" --listen 80=http --msl-ms 2000 || { fail "ab: tcpterm start"; exit 1; }
-in_c bash -c 'ulimit -n 65536; exec ab -q -n '$N' -c 50 -s 10 http://'$SRV_IP'/' >"$ITEST_TMP/ab" 2>&1
+in_c bash -c 'exec ab -q -n '$N' -c 50 -s 10 http://'$SRV_IP'/' >"$ITEST_TMP/ab" 2>&1
 rc=$?
 sed 's/^/    /' "$ITEST_TMP/ab" | grep -E 'Complete|Failed|Non-2xx|Requests per|Time per|apr_|Length' >&2
 done_=$(awk '/^Complete requests:/{print $3}' "$ITEST_TMP/ab")

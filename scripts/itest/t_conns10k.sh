@@ -12,7 +12,7 @@ MSL_MS=2000
 topo_up
 tcpterm_start 1 "" --listen 80=http --msl-ms $MSL_MS || { fail "conns-${N}: tcpterm start"; exit 1; }
 go="$ITEST_TMP/go"
-in_c bash -c "ulimit -n $((N + 1024)); exec python3 '$(dirname "$0")/conns.py' $SRV_IP 80 $N '$go'" \
+in_c bash -c "ulimit -n $((N + 1024)) 2>/dev/null || ulimit -n \$(ulimit -Hn); exec python3 '$(dirname "$0")/conns.py' $SRV_IP 80 $N '$go'" \
   >"$ITEST_TMP/conns.out" 2>&1 &
 py=$!
 for _ in $(seq 1 600); do

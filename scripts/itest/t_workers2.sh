@@ -10,7 +10,7 @@ N=${W2_N:-3000}
 topo_up
 tcpterm_start 2 "0,1" --listen 80=http --listen 7=echo --msl-ms 2000 ||
   { fail "workers-2: tcpterm start"; exit 1; }
-in_c bash -c 'ulimit -n 65536; exec ab -q -n '$N' -c 20 -s 10 http://'$SRV_IP'/' >"$ITEST_TMP/ab" 2>&1
+in_c bash -c 'exec ab -q -n '$N' -c 20 -s 10 http://'$SRV_IP'/' >"$ITEST_TMP/ab" 2>&1
 rc=$?
 done_=$(awk '/^Complete requests:/{print $3}' "$ITEST_TMP/ab")
 failed=$(awk '/^Failed requests:/{print $3}' "$ITEST_TMP/ab")

@@ -51,6 +51,7 @@ topo_up() {
   VA="tt${ID}a"
   VB="tt${ID}b"
   ITEST_TMP=$(mktemp -d /tmp/tcpterm-itest.XXXXXX)
+  [ -n "${ITEST_NSLOG:-}" ] && echo "$NS_S $NS_C" | tr ' ' '\n' >>"$ITEST_NSLOG"
   ip netns add "$NS_S"
   ip netns add "$NS_C"
   ip link add "$VA" netns "$NS_S" type veth peer name "$VB" netns "$NS_C"

@@ -29,6 +29,9 @@ TESTS=(
   "workers-2:t_workers2.sh:90"
 )
 
+results=$(mktemp -d /tmp/tcpterm-itest-results.XXXXXX)
+export ITEST_NSLOG="$results/namespaces"
+: >"$ITEST_NSLOG"
 passed=0 failed=0
 start=$SECONDS
 for t in "${TESTS[@]}"; do
@@ -36,11 +39,11 @@ for t in "${TESTS[@]}"; do
   if [ -n "${ITEST_ONLY:-}" ] && [[ " $ITEST_ONLY " != *" $name "* ]]; then continue; fi
   echo "=== $name"
   t0=$SECONDS
-  out=$(env ${envs:-} timeout --signal=TERM --kill-after=10 "$limit" bash "$here/$script" 2>&1 |
-    tee /dev/stderr)
+  env ${envs:-} timeout --signal=TERM --kill-after=10 "$limit" bash "$here/$script" 2>&1 |
+    tee "$results/$name"
   rc=${PIPESTATUS[0]}
-  p=$(grep -c '^PASS ' <<<"$out")
-  f=$(grep -c '^FAIL ' <<<"$out")
+  p=$(grep -c '^PASS ' "$results/$name")
+  f=$(grep -c '^FAIL ' "$results/$name")
   if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
     echo "FAIL $name: timed out after ${limit}s"
     f=$((f + 1))
@@ -52,8 +55,15 @@ for t in "${TESTS[@]}"; do
   failed=$((failed + f))
   echo "--- $name: $p passed, $f failed ($((SECONDS - t0)) s)"
 done
-# Nothing may outlive the suite: our namespaces are all named tt<id>[sc].
-leftover=$(ip netns list | awk '{print $1}' | grep -cE '^tt[0-9a-f]+[sc]$')
+# Nothing may outlive the suite: every namespace a test made must be gone.
+leftover=0
+while read -r ns; do
+  if ip netns list | awk '{print $1}' | grep -qx "$ns"; then
+    leftover=$((leftover + 1))
+    ip netns del "$ns" 2>/dev/null
+  fi
+done <"$ITEST_NSLOG"
+rm -rf "$results"
 if [ "$leftover" != 0 ]; then
   echo "FAIL cleanup: $leftover test namespace(s) left behind"
   failed=$((failed + 1))

@@ -1127,3 +1127,27 @@ fn idle_connection_holds_no_buffer_memory_after_an_exchange() {
     };
     assert_eq!(h.engine.conn_heap_bytes(handle), Some(0));
 }
+
+#[test]
+fn challenge_acks_are_rate_limited_per_second_rfc5961_7() {
+    let tcp = TcpConfig {
+        challenge_ack_limit: 2,
+        ..cfg()
+    };
+    let mut h = harness(Recorder::default(), tcp);
+    establish(&mut h);
+    let mut acks = 0;
+    for i in 0..5 {
+        acks += h
+            .send(&seg(PEER_PORT, PORT, RST, PEER_ISS + 10 + i, 0, 0), &[])
+            .len();
+    }
+    assert_eq!(acks, 2);
+    assert_eq!(h.engine.counters().mib.challenge_ack_limited, 3);
+    h.advance(Duration::from_secs(1));
+    assert_eq!(
+        h.send(&seg(PEER_PORT, PORT, RST, PEER_ISS + 50, 0, 0), &[])
+            .len(),
+        1
+    );
+}

@@ -83,7 +83,7 @@ for _ in $(seq 1 100); do
   kill -0 "$PID" 2>/dev/null || { cat "$LOG" >&2; exit 1; }
   sleep 0.1
 done
-grep -v '^TELEMETRY' "$LOG" | head -3 || true
+grep '^tcpterm:' "$LOG" | head -3 || true
 
 CURL="curl -sS -i http://$SRV/"
 echo

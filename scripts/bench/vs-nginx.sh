@@ -48,15 +48,15 @@ load() {
 # --- tcpterm
 tcpterm_start 1 "$SRV_CORE" --listen 80=http --http-body-size "$BODY" --msl-ms 2000 || exit 1
 load tcpterm
-tt_stat=$(stat_py "f\"{s['total']['mib'].get('PassiveOpens',0)} passive opens, {sum(s['total']['drops'].values()) if isinstance(s['total']['drops'], dict) else 0} drops\"" 2>/dev/null)
+tt_stat=$(stat_py "f\"{s['total']['mib'].get('PassiveOpens',0)} passive opens, drops: {', '.join(f'{k} {v}' for k,v in s['total']['drops'].items() if v) or 'none'}\"" 2>/dev/null)
 tcpterm_kill
 
 # --- nginx on the same veth end, the kernel now owning the address
 in_s ip addr add "$SRV_IP/24" dev "$VA"
 mkdir -p "$ITEST_TMP/nginx"
-body=$(python3 -c "import sys; p=b'tcpterm says hello. '; b=(p*($BODY//len(p)+1))[:$BODY]; b=b[:-1]+b'\n' if b else b; sys.stdout.write(b.decode())")
-# nginx's `return` takes a quoted string: escape the newline the body ends with.
-nbody=$(printf '%s' "$body" | python3 -c "import sys; sys.stdout.write(sys.stdin.read().replace('\n','\\\\n'))")
+# The same body as tcpterm's http app (apps::http::response::body), its final newline escaped
+# for nginx's quoted `return` string.
+nbody=$(python3 -c "p=b'tcpterm says hello. '; b=(p*($BODY//len(p)+1))[:$BODY]; b=b[:-1]+b'\\n' if b else b; print(b.decode().replace(chr(10), chr(92)+'n'))")
 cat >"$ITEST_TMP/nginx/nginx.conf" <<NGX
 user root;
 worker_processes 1;

@@ -152,7 +152,9 @@ impl Rings {
         let n = workers.max(1);
         Arc::new(Rings {
             n,
-            rings: (0..n * n).map(|_| ArrayQueue::new(capacity.max(1))).collect(),
+            rings: (0..n * n)
+                .map(|_| ArrayQueue::new(capacity.max(1)))
+                .collect(),
         })
     }
 
@@ -276,9 +278,7 @@ mod tests {
             let a = s.classify(&tcp_frame([198, 18, 0, 2], [198, 18, 0, 1], port, 80));
             let b = s.classify(&tcp_frame([198, 18, 0, 1], [198, 18, 0, 2], 80, port));
             assert_eq!(a, b, "port {port}");
-            let Dest::Worker(w) = a else {
-                panic!("{a:?}")
-            };
+            let Dest::Worker(w) = a else { panic!("{a:?}") };
             seen[w] += 1;
         }
         // Toeplitz spreads client ports over every worker, roughly evenly.

@@ -7,10 +7,10 @@
 use crate::apps::BuiltinApp;
 use crate::cli::ServeConfig;
 use crate::control::{self, ControlServer};
-use crate::redirect::{self, Redirect, Rings, Steering};
 use crate::port::{
     Eal, Mempool, Port, PortConfig, PortInfo, RssStatus, TscClock, TxBatch, Workers,
 };
+use crate::redirect::{self, Redirect, Rings, Steering};
 use crate::stats::{self, Hub, PortStats, WorkerReport};
 use crate::worker::{self, LiveToken, Phase, ServeApp, WorkerFailure, WorkerOutcome, WorkerSpec};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -265,9 +265,10 @@ pub fn run<A: ServeApp>(
             clock,
             reports: report_tx.clone(),
             phase: phase.clone(),
-            redirect: steering.as_ref().zip(rings.as_ref()).map(|(s, r)| {
-                Redirect::new(id, s.clone(), r.clone(), pool.clone())
-            }),
+            redirect: steering
+                .as_ref()
+                .zip(rings.as_ref())
+                .map(|(s, r)| Redirect::new(id, s.clone(), r.clone(), pool.clone())),
         };
         let live = LiveToken::new(&phase);
         pool_workers

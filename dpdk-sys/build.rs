@@ -35,11 +35,7 @@ fn main() {
     let cflags = pkg_config_cflags();
 
     let mut build = cc::Build::new();
-    build
-        .file("shim/shim.c")
-        .include(".")
-        .opt_level(3)
-        .warnings(false);
+    build.file("shim/shim.c").include(".").opt_level(3).warnings(false);
     for f in &cflags {
         build.flag(f);
     }

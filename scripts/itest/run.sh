@@ -27,6 +27,7 @@ TESTS=(
   "conns-10k:t_conns10k.sh:150"
   "loss:t_echo_socat.sh:240:ITEST_LOSS=3"
   "workers-2:t_workers2.sh:90"
+  "workers-2-1q:t_workers2.sh:90:W2_QPAIRS=1"
 )
 
 results=$(mktemp -d /tmp/tcpterm-itest-results.XXXXXX)

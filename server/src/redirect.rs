@@ -17,11 +17,18 @@
 //!   learns the peer's address (each worker transmits on its own). A copied request is turned
 //!   into a reply first: the engine then learns the sender without answering a second time.
 //! - Anything else: where it arrives (the engine counts and drops it).
+//!
+//! A device with fewer queue pairs than workers (a single-queue tap or af_packet socket):
+//! workers `0..queues` own a queue pair each and steer everything they receive; the others own
+//! none. They get their frames through the rings above, and transmit through a relay ring
+//! ([`TxRelay`]) that their queue owner (`worker % queues`) drains into its TX queue, since a
+//! DPDK TX queue must only ever be used by one thread.
 
-use crate::port::{Mbuf, Mempool};
+use crate::port::{Mbuf, Mempool, TxBatch, TxStats};
 use crossbeam_queue::ArrayQueue;
 use stack::wire::toeplitz::{queue_for, Toeplitz, SYMMETRIC_KEY};
 use stack::wire::Ipv4Addr;
+use stack::{Transmit, TxMeta};
 use std::sync::Arc;
 
 /// The redirection table size a NIC would use; the software path maps hashes the same way.
@@ -141,18 +148,27 @@ fn ipv4(f: &[u8], at: usize) -> Option<Ipv4Addr> {
     Some(Ipv4Addr::new(b[0], b[1], b[2], b[3]))
 }
 
-/// The rings between every ordered pair of workers: `rings[from * n + to]`.
+/// The rings between every ordered pair of workers (`rings[from * n + to]`), and one TX relay
+/// ring per worker that owns no queue pair.
 pub struct Rings {
     n: usize,
+    queues: usize,
     rings: Vec<ArrayQueue<Mbuf>>,
+    relay: Vec<ArrayQueue<Mbuf>>,
 }
 
 impl Rings {
-    pub fn new(workers: usize, capacity: usize) -> Arc<Self> {
+    /// `queues`: how many workers own a queue pair (workers `0..queues`).
+    pub fn new(workers: usize, queues: usize, capacity: usize) -> Arc<Self> {
         let n = workers.max(1);
+        let queues = queues.clamp(1, n);
         Arc::new(Rings {
             n,
+            queues,
             rings: (0..n * n)
+                .map(|_| ArrayQueue::new(capacity.max(1)))
+                .collect(),
+            relay: (queues..n)
                 .map(|_| ArrayQueue::new(capacity.max(1)))
                 .collect(),
         })
@@ -160,6 +176,17 @@ impl Rings {
 
     fn ring(&self, from: usize, to: usize) -> &ArrayQueue<Mbuf> {
         &self.rings[from * self.n + to]
+    }
+
+    /// The relay ring of queueless worker `w` (`None` for a worker that owns a queue pair).
+    fn relay(&self, w: usize) -> Option<&ArrayQueue<Mbuf>> {
+        w.checked_sub(self.queues).and_then(|i| self.relay.get(i))
+    }
+
+    /// Frames (mbufs) the rings can hold at once, for sizing the mempool.
+    pub fn capacity_frames(workers: usize, queues: usize, capacity: usize) -> usize {
+        let n = workers.max(1);
+        (n * (n - 1) + n.saturating_sub(queues.clamp(1, n))) * capacity
     }
 }
 
@@ -233,6 +260,35 @@ impl Redirect {
         Some(c)
     }
 
+    /// A queue owner sends what the queueless workers it serves have built (up to `max`).
+    #[inline]
+    pub fn drain_relays(&mut self, tx: &mut TxBatch, max: usize) -> usize {
+        let (n, q) = (self.rings.n, self.rings.queues);
+        if self.me >= q {
+            return 0;
+        }
+        let mut sent = 0;
+        for w in (q..n).filter(|w| w % q == self.me) {
+            let Some(ring) = self.rings.relay(w) else {
+                continue;
+            };
+            while sent < max {
+                match ring.pop() {
+                    Some(m) => {
+                        tx.push(m);
+                        sent += 1;
+                    }
+                    None => break,
+                }
+            }
+        }
+        sent
+    }
+
+    pub fn workers(&self) -> usize {
+        self.rings.n
+    }
+
     /// Frames other workers handed to this one, up to `max` per call, appended to `out`.
     #[inline]
     pub fn collect(&mut self, out: &mut Vec<Mbuf>, max: usize) -> usize {
@@ -251,6 +307,56 @@ impl Redirect {
         }
         self.stats.inn += got as u64;
         got
+    }
+}
+
+/// The transmit side of a worker without a queue pair: frames are built into mbufs from the
+/// shared pool and queued on this worker's relay ring, which its queue owner sends.
+pub struct TxRelay {
+    me: usize,
+    rings: Arc<Rings>,
+    pool: Mempool,
+    stats: TxStats,
+}
+
+impl TxRelay {
+    pub fn new(me: usize, rings: Arc<Rings>, pool: Mempool) -> Self {
+        TxRelay {
+            me,
+            rings,
+            pool,
+            stats: TxStats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> TxStats {
+        self.stats
+    }
+}
+
+impl Transmit for TxRelay {
+    #[inline]
+    fn frame<F: FnOnce(&mut [u8])>(&mut self, len: usize, meta: TxMeta, fill: F) -> bool {
+        let Some(ring) = self.rings.relay(self.me) else {
+            self.stats.dropped += 1;
+            return false;
+        };
+        let Some(mut m) = self.pool.alloc() else {
+            self.stats.alloc_failed += 1;
+            return false;
+        };
+        let Some(buf) = m.append(len) else {
+            self.stats.alloc_failed += 1;
+            return false;
+        };
+        fill(buf);
+        m.set_tx_meta(meta);
+        match ring.push(m) {
+            Ok(()) => self.stats.sent += 1,
+            // The owner is behind: drop like a full TX ring would; TCP recovers.
+            Err(_m) => self.stats.dropped += 1,
+        }
+        true
     }
 }
 
@@ -326,6 +432,19 @@ mod tests {
         frag[20] = 0x00;
         frag[21] = 0x10;
         assert_eq!(s.classify(&frag), Dest::Here);
+    }
+
+    #[test]
+    fn only_workers_beyond_the_queues_have_relay_rings() {
+        let r = Rings::new(4, 1, 8);
+        assert!(r.relay(0).is_none());
+        assert!((1..4).all(|w| r.relay(w).is_some()));
+        assert!(r.relay(4).is_none());
+        let r = Rings::new(4, 4, 8);
+        assert!((0..4).all(|w| r.relay(w).is_none()));
+        // 12 worker-to-worker rings plus 3 relay rings of 8.
+        assert_eq!(Rings::capacity_frames(4, 1, 8), (12 + 3) * 8);
+        assert_eq!(Rings::capacity_frames(2, 2, 8), 2 * 8);
     }
 
     #[test]

@@ -35,7 +35,11 @@ fn main() {
     let cflags = pkg_config_cflags();
 
     let mut build = cc::Build::new();
-    build.file("shim/shim.c").include(".").opt_level(3).warnings(false);
+    build
+        .file("shim/shim.c")
+        .include(".")
+        .opt_level(3)
+        .warnings(false);
     for f in &cflags {
         build.flag(f);
     }
@@ -70,7 +74,17 @@ fn main() {
     for t in OPAQUE {
         builder = builder.opaque_type(t);
     }
-    let bindings = builder.generate().expect("bindgen failed on wrapper.h");
+    // bindgen loads libclang at run time and panics when it is missing: say which package.
+    let bindings =
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| builder.generate())) {
+            Ok(Ok(b)) => b,
+            Ok(Err(e)) => panic!("dpdk-sys: bindgen failed on wrapper.h: {e}"),
+            Err(_) => panic!(
+                "\n\ndpdk-sys: bindgen could not load libclang.\n\
+             On Debian install it with: apt-get install libclang1-14 libclang-common-14-dev\n\
+             (or run scripts/setup.sh).\n\n"
+            ),
+        };
     let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join("bindings.rs");
     bindings.write_to_file(&out).expect("writing bindings.rs");
 }

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Installs everything a fresh Debian machine needs to build and test tcpterm. Idempotent.
+# Installs everything a fresh Debian machine needs to build and test tcpterm. Idempotent:
+# packages already installed are not touched, and apt is not called at all when none is missing.
+#   dpdk, libdpdk-dev      DPDK 22.11 shared libraries, PMD plugins, headers, libdpdk.pc
+#   pkg-config             finds DPDK for dpdk-sys/build.rs
+#   libclang1-14, libclang-common-14-dev   libclang for bindgen (runtime-loaded) and its headers
+#   iproute2, ethtool, bash   the kernel-peer tests (netns, veth, offloads, /dev/udp)
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 need=()
-# Build: pkg-config. Integration-test peers and tools: the Linux TCP clients (curl, wrk, ab,
-# socat, python3), loss injection (nftables), topology (iproute2, ethtool), nginx-light for
-# the kernel baseline benchmark.
-for p in pkg-config curl wrk apache2-utils socat nftables nginx-light iproute2 ethtool python3; do
+# Integration-test peers and tools (scripts/itest): the Linux TCP clients (curl, wrk, ab from
+# apache2-utils, socat, python3), loss injection (nftables), nginx-light for the kernel
+# baseline benchmark (scripts/bench/vs-nginx.sh).
+for p in pkg-config dpdk libdpdk-dev libclang1-14 libclang-common-14-dev iproute2 ethtool \
+  curl wrk apache2-utils socat nftables nginx-light python3; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

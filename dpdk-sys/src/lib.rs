@@ -5,7 +5,12 @@
 //! Everything here is `unsafe` to call; the safe layer is `tcpterm::port`.
 
 #![no_std]
-#![allow(non_upper_case_globals, non_camel_case_types, non_snake_case, dead_code)]
+#![allow(
+    non_upper_case_globals,
+    non_camel_case_types,
+    non_snake_case,
+    dead_code
+)]
 #![allow(clippy::all)]
 
 include!(concat!(env!("OUT_DIR"), "/bindings.rs"));

@@ -41,6 +41,8 @@ fn recv_all(rxq: &mut tcpterm::port::RxQueue, want: usize) -> Vec<Mbuf> {
 
 #[test]
 fn ring_loopback_frames_intact_and_no_mbuf_leaks() {
+    let _rt = port_common::runtime_dir("ring");
+
     let eal = Eal::init(eal_args("ring", 0, &["net_ring0".to_string()])).expect("EAL init");
     assert!(matches!(
         Eal::init(eal_args("ring2", 0, &[])),
@@ -76,9 +78,11 @@ fn ring_loopback_frames_intact_and_no_mbuf_leaks() {
             bufs.push(m);
             seq += 1;
         }
-        sent += txq.tx_burst(&mut bufs);
+        let k = txq.tx_burst(&mut bufs);
+        sent += k;
         assert!(bufs.is_empty(), "net_ring takes a 32-frame burst whole");
-        let back = recv_all(&mut rxq, BURST.min(sent));
+        let back = recv_all(&mut rxq, k);
+        assert_eq!(back.len(), k);
         for m in back {
             let s = u32::from_be_bytes(m.data()[14..18].try_into().unwrap());
             assert_eq!(m.data(), &frame_for(s)[..], "frame {s} changed");

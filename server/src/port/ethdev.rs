@@ -122,6 +122,42 @@ fn c_name(p: *const std::ffi::c_char) -> String {
     }
 }
 
+/// Makes NIC RSS predictable for software (the engine computes which queue a flow lands on):
+/// the key must read back as ours and the redirection table is set to round-robin
+/// (`entry i -> queue i % queues`, what `stack::wire::toeplitz::queue_for` assumes). False when
+/// the device does not really apply our key and table (e.g. net_tap, whose kernel side picks
+/// queues its own way and which has no redirection table).
+fn program_rss(id: u16, queues: u16, key: &[u8], reta_size: u16) -> bool {
+    if reta_size == 0 {
+        return false;
+    }
+    let mut back = vec![0u8; key.len()];
+    let mut conf = sys::rte_eth_rss_conf {
+        rss_key: back.as_mut_ptr(),
+        rss_key_len: back.len() as u8,
+        rss_hf: 0,
+    };
+    // SAFETY: conf points to a buffer of rss_key_len bytes, as the API requires.
+    let ret = unsafe { sys::rte_eth_dev_rss_hash_conf_get(id, &mut conf) };
+    if ret < 0 || back != key {
+        return false;
+    }
+    let group = sys::TCPTERM_ETH_RETA_GROUP_SIZE as usize;
+    let mut reta: Vec<sys::rte_eth_rss_reta_entry64> = (0..(reta_size as usize).div_ceil(group))
+        .map(|_| sys::rte_eth_rss_reta_entry64 {
+            mask: 0,
+            reta: [0; 64],
+        })
+        .collect();
+    for i in 0..reta_size as usize {
+        let e = &mut reta[i / group];
+        e.mask |= 1 << (i % group);
+        e.reta[i % group] = (i % queues as usize) as u16;
+    }
+    // SAFETY: reta holds reta_size entries (in groups of 64) as announced.
+    unsafe { sys::rte_eth_dev_rss_reta_update(id, reta.as_mut_ptr(), reta_size) == 0 }
+}
+
 fn dev_info(id: u16) -> Result<sys::rte_eth_dev_info> {
     let mut info = sys::rte_eth_dev_info::default();
     // SAFETY: info is a valid out-parameter; an invalid id is reported as -ENODEV.
@@ -246,10 +282,9 @@ impl Port {
         check("rte_eth_dev_configure", unsafe {
             sys::rte_eth_dev_configure(id, q, q, &conf)
         })?;
-        drop(key);
 
-        // From here on a failure must close the device again.
-        let port = Port(Arc::new(PortShared {
+        // From here on a failure must close the device again (PortShared's Drop does).
+        let mut shared = PortShared {
             id,
             info,
             rss,
@@ -258,7 +293,7 @@ impl Port {
             taken: Mutex::new((vec![false; q as usize], vec![false; q as usize])),
             _pool: pool.clone(),
             _eal: eal.clone(),
-        }));
+        };
 
         let (mut nrx, mut ntx) = (cfg.rx_desc, cfg.tx_desc);
         // SAFETY: valid out-parameters; the device is configured.
@@ -307,7 +342,12 @@ impl Port {
                 sys::rte_eth_allmulticast_enable(id)
             })?;
         }
-        Ok(port)
+        if let RssStatus::Symmetric { reta_size } = shared.rss {
+            if !program_rss(id, q, &key, reta_size) {
+                shared.rss = RssStatus::Unsupported;
+            }
+        }
+        Ok(Port(Arc::new(shared)))
     }
 
     pub fn id(&self) -> u16 {

@@ -4,7 +4,8 @@
 
 use std::process::Command;
 
-/// EAL arguments for a test process: no hugepages, no PCI, no shared files, one lcore.
+/// EAL arguments for a test process: no hugepages, no PCI, one lcore, a file prefix of its own
+/// (memif needs EAL's multi-process channel, so no --no-shconf/--in-memory).
 pub fn eal_args(name: &str, lcore: usize, vdevs: &[String]) -> Vec<String> {
     let mut a: Vec<String> = [
         "-l",
@@ -13,9 +14,8 @@ pub fn eal_args(name: &str, lcore: usize, vdevs: &[String]) -> Vec<String> {
         "--no-pci",
         "-m",
         "256",
-        "--no-shconf",
         "--file-prefix",
-        &format!("tcpterm-{name}-{}", std::process::id()),
+        &file_prefix(name),
         "--log-level",
         "notice",
     ]
@@ -27,6 +27,32 @@ pub fn eal_args(name: &str, lcore: usize, vdevs: &[String]) -> Vec<String> {
         a.push(v.clone());
     }
     a
+}
+
+fn file_prefix(name: &str) -> String {
+    format!("tcpterm-{name}-{}", std::process::id())
+}
+
+/// Removes EAL's runtime directory for this process's prefix when dropped (DPDK 22.11 leaves it
+/// behind). Create it before `Eal::init` so that it drops after the EAL handle.
+pub struct RuntimeDir(Vec<std::path::PathBuf>);
+
+pub fn runtime_dir(name: &str) -> RuntimeDir {
+    let prefix = file_prefix(name);
+    let mut dirs = vec![std::path::Path::new("/var/run/dpdk").join(&prefix)];
+    if let Ok(x) = std::env::var("XDG_RUNTIME_DIR") {
+        dirs.push(std::path::Path::new(&x).join("dpdk").join(&prefix));
+    }
+    dirs.push(std::path::Path::new("/tmp/dpdk").join(&prefix));
+    RuntimeDir(dirs)
+}
+
+impl Drop for RuntimeDir {
+    fn drop(&mut self) {
+        for d in &self.0 {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
 }
 
 /// Whether we run as root (needed for namespaces and veth), read without libc.
@@ -46,7 +72,7 @@ pub fn require_root(test: &str) -> bool {
     if is_root() {
         return true;
     }
-    println!("SKIPPED {test}: needs root for network namespaces and veth (CI runs as root)");
+    println!("SKIPPED {test}: needs root to create network namespaces, veth and tap interfaces (CI runs as root)");
     false
 }
 

@@ -24,6 +24,7 @@ TESTS=(
   "wrk:t_wrk.sh:60"
   "ab:t_ab.sh:120"
   "echo-socat:t_echo_socat.sh:180"
+  "edges:t_edges.sh:90"
   "conns-10k:t_conns10k.sh:150"
   "loss:t_echo_socat.sh:240:ITEST_LOSS=3"
   "workers-2:t_workers2.sh:90"

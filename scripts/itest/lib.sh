@@ -80,6 +80,33 @@ topo_down() {
   return 0
 }
 
+# loss_on PERCENT: drop PERCENT% of the frames at random in each direction, in the peer's
+# namespace, with nftables. Kernel TCP always builds GSO super-packets and segments them only
+# at the device, so an IP `output` hook would drop ~20 segments at a time. Instead the peer's
+# address moves to a bridge (offloads off, so it segments before the bridge) with the veth as
+# its port, and the bridge family's input/output hooks drop single frames.
+loss_on() {
+  local pct=$1
+  in_c ip addr del "$CLI_IP/24" dev "$VB"
+  in_c ip link add ttbr0 type bridge
+  in_c sysctl -qw net.ipv6.conf.ttbr0.disable_ipv6=1 || true
+  in_c ethtool -K ttbr0 tx off tso off gso off >/dev/null 2>&1
+  in_c ip link set "$VB" master ttbr0
+  in_c ip addr add "$CLI_IP/24" dev ttbr0
+  in_c ip link set ttbr0 up
+  in_c nft -f - <<NFT
+table bridge itestloss {
+  chain in { type filter hook input priority 0; numgen random mod 100 < $pct counter drop; }
+  chain out { type filter hook output priority 0; numgen random mod 100 < $pct counter drop; }
+}
+NFT
+}
+
+# The frames loss_on dropped: "IN OUT".
+loss_counts() {
+  in_c nft list table bridge itestloss | awk '/counter packets/{for(i=1;i<=NF;i++) if($i=="packets") printf "%s ", $(i+1)}'
+}
+
 # tcpterm_start QPAIRS CORES-OR-EMPTY [extra serve args...]
 tcpterm_start() {
   local qp=$1 cores=$2

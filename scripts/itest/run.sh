@@ -26,7 +26,7 @@ TESTS=(
   "echo-socat:t_echo_socat.sh:180"
   "edges:t_edges.sh:90"
   "conns-10k:t_conns10k.sh:150"
-  "loss:t_echo_socat.sh:240:ITEST_LOSS=3"
+  "loss:t_echo_socat.sh:420:ITEST_LOSS=3"
   "workers-2:t_workers2.sh:90"
   "workers-2-1q:t_workers2.sh:90:W2_QPAIRS=1"
 )

@@ -15,12 +15,7 @@ topo_up
 tcpterm_start 1 "" --listen 7=echo || { fail "$name: tcpterm start"; exit 1; }
 
 if [ "$LOSS" != 0 ]; then
-  in_c nft -f - <<NFT || { fail "$name: nftables"; exit 1; }
-table inet itestloss {
-  chain in { type filter hook ingress device "$VB" priority 0; numgen random mod 100 < $LOSS drop; }
-  chain out { type filter hook output priority 0; oifname "$VB" numgen random mod 100 < $LOSS drop; }
-}
-NFT
+  loss_on "$LOSS" || { fail "$name: loss injection (bridge + nftables)"; exit 1; }
 fi
 
 head -c $((MB << 20)) /dev/urandom >"$ITEST_TMP/in"
@@ -42,9 +37,12 @@ else
   sed 's/^/    /' "$ITEST_TMP/socat.err" | tail -5
 fi
 if [ "$LOSS" != 0 ]; then
-  in_c nft list table inet itestloss 2>/dev/null | grep -c drop >/dev/null
-  retrans=$(stat_py "s['total']['mib'].get('RetransSegs', s['total']['mib'].get('retrans_segs', '?'))" 2>/dev/null)
-  log "$name: tcpterm retransmitted segments: $retrans"
+  read -r din dout <<<"$(loss_counts)"
+  retrans=$(stat_py "s['total']['mib'].get('RetransSegs', 0)")
+  rtos=$(stat_py "s['total']['mib'].get('TCPTimeouts', 0)")
+  log "$name: frames dropped: $din toward the peer, $dout from it; tcpterm retransmitted $retrans segments, $rtos RTOs"
+  [ "${din:-0}" -gt 0 ] && [ "${dout:-0}" -gt 0 ] && pass "$name: loss injected both ways ($din + $dout frames dropped)" ||
+    fail "$name: loss not injected both ways (dropped: '${din:-}' '${dout:-}')"
 fi
 # After the exchange the connection must be gone on our side (closed, then TIME_WAIT at most).
 sleep 0.3

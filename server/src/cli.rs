@@ -29,6 +29,8 @@ pub enum Command {
     /// Show a running server's connections, rates, drops and counters (like `ss -s` and
     /// `netstat -s`).
     Stat(StatArgs),
+    /// Generate load against a TCP server from a scenario file (see docs/gen.md).
+    Gen(Box<crate::gen::args::GenArgs>),
 }
 
 /// `ADDR/PREFIX`, e.g. `198.18.0.1/24`.

@@ -4,6 +4,7 @@
 pub mod apps;
 pub mod cli;
 pub mod control;
+pub mod gen;
 pub mod port;
 pub mod redirect;
 pub mod serve;

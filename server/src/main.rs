@@ -1,4 +1,5 @@
-//! `tcpterm`: `serve` terminates TCP on a DPDK port; `stat` shows a running server's state.
+//! `tcpterm`: `serve` terminates TCP on a DPDK port; `stat` shows a running server's state;
+//! `gen` generates load from a scenario.
 
 use clap::Parser;
 use std::io::{IsTerminal, Write};
@@ -29,6 +30,21 @@ fn main() -> ExitCode {
             }
         },
         Command::Stat(args) => stat(&args),
+        Command::Gen(args) => match args.config() {
+            Ok(cfg) => match tcpterm::gen::run::run(cfg) {
+                Ok(r) if r.total_errors == 0 => ExitCode::SUCCESS,
+                // The run happened but something failed: scripts can tell from the status.
+                Ok(_) => ExitCode::from(3),
+                Err(e) => {
+                    eprintln!("tcpterm gen: {e}");
+                    ExitCode::FAILURE
+                }
+            },
+            Err(e) => {
+                eprintln!("tcpterm gen: {e}");
+                ExitCode::from(2)
+            }
+        },
     }
 }
 

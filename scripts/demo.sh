@@ -61,6 +61,8 @@ cleanup() {
     kill -KILL "$PID" 2>/dev/null || true
   fi
   wait "$PID" 2>/dev/null || true
+  # DPDK 22.11 leaves its runtime directory (several MB of tmpfs) behind.
+  rm -rf /var/run/dpdk/tcpterm-demo
   grep -v '^TELEMETRY' "$LOG" | sed -n '/^tcpterm .* pid /,$p' | head -20 || true
 }
 trap cleanup EXIT

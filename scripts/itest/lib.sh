@@ -76,6 +76,8 @@ topo_down() {
   [ -n "$NS_C" ] && ip netns del "$NS_C" 2>/dev/null
   [ -n "$NS_S" ] && ip netns del "$NS_S" 2>/dev/null
   [ -n "$ITEST_TMP" ] && [ -z "${ITEST_KEEP:-}" ] && rm -rf "$ITEST_TMP"
+  # DPDK 22.11 leaves its runtime directory (several MB of tmpfs) behind.
+  [ -n "$ID" ] && rm -rf "/var/run/dpdk/tt$ID"
   NS_C="" NS_S="" ITEST_TMP=""
   return 0
 }

@@ -63,6 +63,7 @@ pub struct Socket<'a, S> {
     pub(crate) tcb: &'a mut crate::tcp::tcb::Tcb,
     pub(crate) state: &'a mut S,
     pub(crate) handle: ConnHandle,
+    pub(crate) pool: &'a mut crate::buffer::BufPool,
 }
 
 impl<S> Socket<'_, S> {
@@ -84,7 +85,7 @@ impl<S> Socket<'_, S> {
         if !self.tcb.can_send() {
             return 0;
         }
-        let n = self.tcb.sndbuf.write(data);
+        let n = self.tcb.sndbuf.write_pooled(data, self.pool);
         if n < data.len() {
             self.tcb.set(F_WANT_WRITABLE);
         }

@@ -141,6 +141,8 @@ pub(crate) struct Shared {
     pub(crate) now: Instant,
     pub(crate) counters: Counters,
     pub(crate) timers: TimerWheel<TimerPayload>,
+    /// Drained send-buffer storage for reuse.
+    pub(crate) bufs: crate::buffer::BufPool,
     arp: ArpCache,
     isn: IsnGenerator,
     cookies: SynCookies,
@@ -327,6 +329,50 @@ fn sync_gauge(counters: &mut Counters, tcb: &mut Tcb) {
     }
 }
 
+/// Undoes a connection's share of the engine-wide accounting (timers, gauges, SYN queue,
+/// orphans) before its slot is freed.
+fn release<S>(sh: &mut Shared, listeners: &mut [Listener], slot: &mut Slot<S>) {
+    let t = &mut slot.tcb;
+    t.cancel_timers(sh);
+    t.sndbuf.release_to(&mut sh.bufs);
+    sh.counters.states.leave(t.gauge_state);
+    if t.has(tcb::F_IN_SYNQ) {
+        listener_leave(listeners, t.tuple.local_port);
+    }
+    if t.has(tcb::F_ORPHAN_COUNTED) {
+        sh.counters.orphans = sh.counters.orphans.saturating_sub(1);
+    }
+}
+
+/// A compact entry keeps the 4-tuple of a connection that reached TIME_WAIT for 2×MSL.
+fn time_wait_insert(sh: &mut Shared, tw: &mut ConnTable<TwEntry>, tuple: FourTuple, t: &Tcb) {
+    if tw.len() >= sh.cfg.max_time_wait {
+        sh.counters.mib.tw_killed += 1;
+        return;
+    }
+    let wnd = (t.rcv_adv - t.rcv_nxt) >> t.rcv_wscale;
+    let e = TwEntry {
+        snd_nxt: t.snd_nxt,
+        rcv_nxt: t.rcv_nxt,
+        ts_recent: t.ts_recent,
+        timer: TimerId::NONE,
+        window: wnd.min(65535) as u16,
+        ts_ok: t.has(tcb::F_TS),
+    };
+    match tw.insert(tuple, e) {
+        Ok(twid) => {
+            let timer = sh
+                .timers
+                .schedule(sh.now + sh.cfg.msl * 2, TimerPayload::TimeWait(twid));
+            if let Some(e) = tw.get_mut(twid) {
+                e.timer = timer;
+            }
+            sh.counters.states.enter(State::TimeWait);
+        }
+        Err(_) => sh.counters.mib.tw_killed += 1,
+    }
+}
+
 fn listener_leave(listeners: &mut [Listener], port: u16) {
     if let Some(l) = listeners.iter_mut().find(|l| l.port == port) {
         l.synq = l.synq.saturating_sub(1);
@@ -393,6 +439,7 @@ impl<A: App> Engine<A> {
             now,
             counters: Counters::default(),
             timers: TimerWheel::new(now, Duration::from_millis(1)),
+            bufs: crate::buffer::BufPool::default(),
             arp: ArpCache::new(1024, config.arp_timeout),
             isn,
             cookies,
@@ -463,7 +510,9 @@ impl<A: App> Engine<A> {
         tx: &mut T,
     ) -> Result<ConnHandle, EngineError> {
         self.sh.now = now;
-        let local_port = if local_port == 0 {
+        // A picked port is free in both tables already: no second pair of lookups.
+        let picked = local_port == 0;
+        let local_port = if picked {
             self.pick_port(remote).ok_or(EngineError::Exhausted)?
         } else {
             local_port
@@ -474,7 +523,7 @@ impl<A: App> Engine<A> {
             remote_ip: *remote.ip(),
             remote_port: remote.port(),
         };
-        if self.conns.lookup(&tuple).is_some() {
+        if !picked && self.conns.lookup(&tuple).is_some() {
             return Err(EngineError::AddressInUse);
         }
         if self.conns.len() >= self.sh.cfg.max_conns {
@@ -486,9 +535,11 @@ impl<A: App> Engine<A> {
             .ok_or(EngineError::NoRoute(tuple.remote_ip))?;
         // Reusing a 4-tuple still in TIME_WAIT: our ISN grows per tuple (RFC 6528), so the
         // peer accepts the new SYN (RFC 6191 / Linux tcp_tw_reuse).
-        if let Some(twid) = self.tw.lookup(&tuple) {
-            self.tw_remove(twid);
-            self.sh.counters.mib.tw_recycled += 1;
+        if !picked {
+            if let Some(twid) = self.tw.lookup(&tuple) {
+                self.tw_remove(twid);
+                self.sh.counters.mib.tw_recycled += 1;
+            }
         }
         let mac = self.sh.arp.lookup(hop, now).unwrap_or(MacAddr::ZERO);
         let iss = self.sh.isn.isn(now, &tuple);
@@ -958,6 +1009,7 @@ impl<A: App> Engine<A> {
                     tcb: &mut slot.tcb,
                     state: &mut slot.state,
                     handle,
+                    pool: &mut self.sh.bufs,
                 };
                 self.app.on_open(&mut sock);
             }
@@ -971,6 +1023,7 @@ impl<A: App> Engine<A> {
                     tcb: &mut slot.tcb,
                     state: &mut slot.state,
                     handle,
+                    pool: &mut self.sh.bufs,
                 };
                 self.app.on_data(&mut sock, data).min(data.len())
             } else {
@@ -997,6 +1050,7 @@ impl<A: App> Engine<A> {
                         tcb: &mut slot.tcb,
                         state: &mut slot.state,
                         handle,
+                        pool: &mut self.sh.bufs,
                     };
                     self.app.on_data(&mut sock, a).min(len)
                 } else {
@@ -1014,6 +1068,7 @@ impl<A: App> Engine<A> {
                 tcb: &mut slot.tcb,
                 state: &mut slot.state,
                 handle,
+                pool: &mut self.sh.bufs,
             };
             self.app.on_peer_closed(&mut sock);
         }
@@ -1022,6 +1077,7 @@ impl<A: App> Engine<A> {
                 tcb: &mut slot.tcb,
                 state: &mut slot.state,
                 handle,
+                pool: &mut self.sh.bufs,
             };
             self.app.on_writable(&mut sock);
         }
@@ -1086,64 +1142,30 @@ impl<A: App> Engine<A> {
 
     /// Frees the connection; the app hears `on_closed` once if it knew the handle.
     fn finish(&mut self, id: SlotId, reason: CloseReason) {
-        let Some((_, mut slot)) = self.conns.remove(id) else {
-            return;
-        };
-        self.release(&mut slot);
-        if slot.tcb.has(tcb::F_APP_OPEN) {
-            self.app.on_closed(&mut slot.state, ConnHandle(id), reason);
-        }
-    }
-
-    fn release(&mut self, slot: &mut Slot<A::State>) {
-        let t = &mut slot.tcb;
-        t.cancel_timers(&mut self.sh);
-        self.sh.counters.states.leave(t.gauge_state);
-        if t.has(tcb::F_IN_SYNQ) {
-            listener_leave(&mut self.listeners, t.tuple.local_port);
-        }
-        if t.has(tcb::F_ORPHAN_COUNTED) {
-            self.sh.counters.orphans = self.sh.counters.orphans.saturating_sub(1);
-        }
+        let (sh, listeners, app) = (&mut self.sh, &mut self.listeners, &mut self.app);
+        self.conns.remove_with(id, |_, slot| {
+            release(sh, listeners, slot);
+            if slot.tcb.has(tcb::F_APP_OPEN) {
+                app.on_closed(&mut slot.state, ConnHandle(id), reason);
+            }
+        });
     }
 
     /// The full Tcb is freed; a compact entry keeps the 4-tuple for 2×MSL.
     fn enter_time_wait(&mut self, id: SlotId) {
-        let Some((tuple, mut slot)) = self.conns.remove(id) else {
-            return;
-        };
-        self.release(&mut slot);
-        let t = &slot.tcb;
-        if self.tw.len() < self.sh.cfg.max_time_wait {
-            let wnd = (t.rcv_adv - t.rcv_nxt) >> t.rcv_wscale;
-            let e = TwEntry {
-                snd_nxt: t.snd_nxt,
-                rcv_nxt: t.rcv_nxt,
-                ts_recent: t.ts_recent,
-                timer: TimerId::NONE,
-                window: wnd.min(65535) as u16,
-                ts_ok: t.has(tcb::F_TS),
-            };
-            match self.tw.insert(tuple, e) {
-                Ok(twid) => {
-                    let timer = self.sh.timers.schedule(
-                        self.sh.now + self.sh.cfg.msl * 2,
-                        TimerPayload::TimeWait(twid),
-                    );
-                    if let Some(e) = self.tw.get_mut(twid) {
-                        e.timer = timer;
-                    }
-                    self.sh.counters.states.enter(State::TimeWait);
-                }
-                Err(_) => self.sh.counters.mib.tw_killed += 1,
+        let (sh, listeners, app, tw) = (
+            &mut self.sh,
+            &mut self.listeners,
+            &mut self.app,
+            &mut self.tw,
+        );
+        self.conns.remove_with(id, |&tuple, slot| {
+            release(sh, listeners, slot);
+            time_wait_insert(sh, tw, tuple, &slot.tcb);
+            if slot.tcb.has(tcb::F_APP_OPEN) {
+                app.on_closed(&mut slot.state, ConnHandle(id), CloseReason::Normal);
             }
-        } else {
-            self.sh.counters.mib.tw_killed += 1;
-        }
-        if slot.tcb.has(tcb::F_APP_OPEN) {
-            self.app
-                .on_closed(&mut slot.state, ConnHandle(id), CloseReason::Normal);
-        }
+        });
     }
 
     /// Fires due timers and flushes pending output. Call once per poll loop.
@@ -1203,6 +1225,7 @@ impl<A: App> Engine<A> {
             tcb: &mut slot.tcb,
             state: &mut slot.state,
             handle,
+            pool: &mut self.sh.bufs,
         };
         let r = f(&mut self.app, &mut sock);
         self.flush(handle.0, tx, false);

@@ -305,7 +305,8 @@ impl<A: App, B: App> Pair<A, B> {
             while let Some(frame) = self.ab.receive(self.now) {
                 self.b
                     .receive(self.now, &frame, RxMeta::default(), &mut self.out);
-                self.ab.recycle(frame);
+                // Back to the outbox, which builds every frame: no allocation once warm.
+                self.out.recycle(frame);
                 self.drain_out(false);
                 delivered += 1;
                 progressed = true;
@@ -313,7 +314,7 @@ impl<A: App, B: App> Pair<A, B> {
             while let Some(frame) = self.ba.receive(self.now) {
                 self.a
                     .receive(self.now, &frame, RxMeta::default(), &mut self.out);
-                self.ba.recycle(frame);
+                self.out.recycle(frame);
                 self.drain_out(true);
                 delivered += 1;
                 progressed = true;

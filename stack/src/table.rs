@@ -113,9 +113,12 @@ impl<V> ConnTable<V> {
 
     #[inline]
     fn hash(&self, key: &FourTuple) -> u32 {
-        let b = key.to_bytes();
-        let ips = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
-        let ports = u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as u64;
+        // The words `to_bytes` would give read little-endian, built from the fields directly.
+        let lip = key.local_ip.to_bits().swap_bytes() as u64;
+        let rip = key.remote_ip.to_bits().swap_bytes() as u64;
+        let ips = lip | (rip << 32);
+        let ports =
+            (key.local_port.swap_bytes() as u64) | ((key.remote_port.swap_bytes() as u64) << 16);
         let h = folded_mul(ips ^ self.keys[0], ports ^ self.keys[1]);
         let h = folded_mul(h ^ self.keys[2], self.keys[3]);
         (h ^ (h >> 32)) as u32
@@ -274,6 +277,38 @@ impl<V> ConnTable<V> {
     }
 
     pub fn remove(&mut self, id: SlotId) -> Option<(FourTuple, V)> {
+        let key = self.unindex(id)?;
+        let slot = &mut self.slots[id.index as usize];
+        let state = core::mem::replace(&mut slot.state, State::Free(self.free_head));
+        self.free_head = id.index;
+        match state {
+            State::Live(v) => Some((key, v)),
+            State::Free(_) => None, // unreachable: checked live by unindex
+        }
+    }
+
+    /// Removes the entry like `remove`, but lets `f` use the value where it lies and drops it
+    /// there: a large value (a connection slot) is never copied out.
+    #[inline]
+    pub fn remove_with<R>(
+        &mut self,
+        id: SlotId,
+        f: impl FnOnce(&FourTuple, &mut V) -> R,
+    ) -> Option<R> {
+        let key = self.unindex(id)?;
+        let slot = &mut self.slots[id.index as usize];
+        let r = match &mut slot.state {
+            State::Live(v) => f(&key, v),
+            State::Free(_) => return None, // unreachable: checked live by unindex
+        };
+        slot.state = State::Free(self.free_head);
+        self.free_head = id.index;
+        Some(r)
+    }
+
+    /// Takes a live entry out of the index and bumps its generation; returns its key. The slot
+    /// itself is left for the caller to free.
+    fn unindex(&mut self, id: SlotId) -> Option<FourTuple> {
         let key = self.live(id)?.key;
         let hash = self.hash(&key);
         let target = pack(hash, id.index);
@@ -300,13 +335,8 @@ impl<V> ConnTable<V> {
         }
         let slot = &mut self.slots[id.index as usize];
         slot.generation = slot.generation.wrapping_add(1);
-        let state = core::mem::replace(&mut slot.state, State::Free(self.free_head));
-        self.free_head = id.index;
         self.len -= 1;
-        match state {
-            State::Live(v) => Some((key, v)),
-            State::Free(_) => None, // unreachable: checked live above
-        }
+        Some(key)
     }
 
     pub fn len(&self) -> usize {
@@ -352,6 +382,25 @@ impl<V> ConnTable<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The field-wise hash input equals the documented one: the tuple's 12 bytes read as
+    /// little-endian words.
+    #[test]
+    fn hash_input_is_the_tuple_bytes() {
+        let t: ConnTable<()> = ConnTable::new(16, 7);
+        let k = FourTuple {
+            local_ip: core::net::Ipv4Addr::new(198, 18, 0, 1),
+            local_port: 0x1234,
+            remote_ip: core::net::Ipv4Addr::new(10, 9, 8, 7),
+            remote_port: 0xabcd,
+        };
+        let b = k.to_bytes();
+        let ips = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+        let ports = u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as u64;
+        let h = folded_mul(ips ^ t.keys[0], ports ^ t.keys[1]);
+        let h = folded_mul(h ^ t.keys[2], t.keys[3]);
+        assert_eq!(t.hash(&k), (h ^ (h >> 32)) as u32);
+    }
     use core::net::Ipv4Addr;
     use proptest::prelude::*;
     use std::collections::HashMap;

@@ -1151,3 +1151,34 @@ fn challenge_acks_are_rate_limited_per_second_rfc5961_7() {
         1
     );
 }
+
+/// The delack timer is lazy (not cancelled when two segments are ACKed at once): a later lone
+/// segment must still get its full delay, counted from its own arrival.
+#[test]
+fn delayed_ack_interval_restarts_after_an_immediate_ack_rfc1122_4_2_3_2() {
+    let mut h = harness(Recorder::default(), cfg());
+    let iss = establish(&mut h);
+    let mut seq = PEER_ISS + 1;
+    let mut data = |h: &mut Harness<Recorder>, len: u32| {
+        let out = h.send(
+            &seg(PEER_PORT, PORT, ACK, seq, iss + 1, 65535),
+            &vec![7u8; len as usize],
+        );
+        seq += len;
+        out
+    };
+    assert!(data(&mut h, 10).is_empty());
+    let out = data(&mut h, 10);
+    assert_eq!(out.len(), 1, "second segment ACKed at once");
+    assert_eq!(out[0].0.ack, SeqNum(PEER_ISS + 21));
+    assert!(h.advance(Duration::from_millis(30)).is_empty());
+    // A lone segment 30 ms after the first timer was armed.
+    assert!(data(&mut h, 10).is_empty());
+    // The first interval's deadline passes: nothing owed from it, the new one not yet due.
+    assert!(h.advance(Duration::from_millis(39)).is_empty());
+    let out = h.advance(Duration::from_millis(2));
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].0.ack, SeqNum(PEER_ISS + 31));
+    assert_eq!(h.engine.counters().mib.delayed_acks, 1);
+    assert!(h.advance(Duration::from_millis(200)).is_empty());
+}

@@ -9,6 +9,42 @@ pub mod send;
 pub use recv::RecvBuffer;
 pub use send::SendBuffer;
 
+/// Most drained buffers an engine keeps for reuse, and the largest capacity it keeps: bounds the
+/// pool to 1 MiB while sparing short transactions a malloc/free pair per connection.
+const POOL_MAX_BUFFERS: usize = 256;
+const POOL_MAX_CAPACITY: usize = 4096;
+
+/// Storage of drained send buffers, per engine, handed to the next connection that writes.
+/// Connections still own no memory while idle; only the engine keeps this bounded stock.
+#[derive(Default)]
+pub struct BufPool {
+    free: Vec<VecDeque<u8>>,
+}
+
+impl BufPool {
+    /// Keeps `buf`'s storage if it is small and the pool has room (drops it otherwise).
+    #[inline]
+    pub fn put(&mut self, mut buf: VecDeque<u8>) {
+        let cap = buf.capacity();
+        if cap > 0 && cap <= POOL_MAX_CAPACITY && self.free.len() < POOL_MAX_BUFFERS {
+            buf.clear();
+            if self.free.capacity() == 0 {
+                self.free.reserve_exact(POOL_MAX_BUFFERS);
+            }
+            self.free.push(buf);
+        }
+    }
+    /// An empty buffer with storage, if one is pooled.
+    #[inline]
+    pub fn take(&mut self) -> Option<VecDeque<u8>> {
+        self.free.pop()
+    }
+    /// Bytes held by pooled buffers.
+    pub fn heap_bytes(&self) -> usize {
+        self.free.iter().map(|b| b.capacity()).sum()
+    }
+}
+
 /// Smallest first allocation: a short request/response fits without a second growth step,
 /// yet an idle connection that writes once costs little.
 const MIN_CAPACITY: usize = 256;

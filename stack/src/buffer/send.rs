@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use super::{grow_for, sub_slices};
+use super::{grow_for, sub_slices, BufPool};
 
 pub struct SendBuffer {
     /// Empty with no allocation whenever nothing is buffered, so idle connections own no memory.
@@ -31,6 +31,29 @@ impl SendBuffer {
         // `Extend<&u8>` from a slice iterator is specialised to a memcpy into the ring.
         self.buf.extend(&data[..take]);
         take
+    }
+    /// `write`, taking storage from `pool` when this buffer has none.
+    #[inline]
+    pub fn write_pooled(&mut self, data: &[u8], pool: &mut BufPool) -> usize {
+        if self.buf.capacity() == 0 && !data.is_empty() && self.free() > 0 {
+            if let Some(b) = pool.take() {
+                self.buf = b;
+            }
+        }
+        self.write(data)
+    }
+    /// `consume`, giving the storage to `pool` when the buffer drains.
+    #[inline]
+    pub fn consume_pooled(&mut self, n: usize, pool: &mut BufPool) {
+        if n >= self.buf.len() {
+            pool.put(core::mem::take(&mut self.buf));
+        } else {
+            self.consume(n);
+        }
+    }
+    /// Gives the storage to `pool` (the connection is going away).
+    pub fn release_to(&mut self, pool: &mut BufPool) {
+        pool.put(core::mem::take(&mut self.buf));
     }
     pub fn len(&self) -> usize {
         self.buf.len()
@@ -78,6 +101,41 @@ mod tests {
         let mut v = s.0.to_vec();
         v.extend_from_slice(s.1);
         v
+    }
+
+    #[test]
+    fn drained_storage_goes_to_the_pool_and_is_reused() {
+        let mut pool = BufPool::default();
+        let mut b = SendBuffer::new(1 << 20);
+        assert_eq!(b.write_pooled(&[1u8; 64], &mut pool), 64);
+        let cap = b.heap_bytes();
+        assert!(cap >= 64);
+        b.consume_pooled(10, &mut pool);
+        assert_eq!(pool.heap_bytes(), 0);
+        b.consume_pooled(54, &mut pool);
+        // The drained connection owns nothing; the engine's pool holds the storage.
+        assert_eq!(b.heap_bytes(), 0);
+        assert_eq!(pool.heap_bytes(), cap);
+        let mut c = SendBuffer::new(1 << 20);
+        assert_eq!(c.write_pooled(b"abc", &mut pool), 3);
+        assert_eq!(c.heap_bytes(), cap);
+        assert_eq!(pool.heap_bytes(), 0);
+        assert_eq!(collect(c.slices(0, 3)), b"abc");
+    }
+
+    #[test]
+    fn pool_keeps_only_small_buffers_and_a_bounded_number() {
+        let mut pool = BufPool::default();
+        let mut big = SendBuffer::new(1 << 20);
+        big.write(&vec![0u8; 100_000]);
+        big.release_to(&mut pool);
+        assert_eq!(pool.heap_bytes(), 0);
+        for _ in 0..1000 {
+            let mut b = SendBuffer::new(1 << 20);
+            b.write(&[0u8; 10]);
+            b.release_to(&mut pool);
+        }
+        assert!(pool.heap_bytes() <= 256 * 4096, "{}", pool.heap_bytes());
     }
 
     #[test]

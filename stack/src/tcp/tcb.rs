@@ -63,6 +63,10 @@ pub(crate) const F_SYN_ACKED: u32 = 1 << 22;
 /// The persist timer found a usable but small window: send despite SWS avoidance
 /// (RFC 9293 §3.8.6.2.1 override timeout).
 pub(crate) const F_FORCE_SEND: u32 = 1 << 23;
+/// `delack_due` holds when the owed delayed ACK must go out. The delack timer itself is lazy:
+/// it is not cancelled when an ACK goes out early, and a firing that finds the due time moved
+/// later re-arms instead (one wheel operation per delayed-ACK interval, not per segment pair).
+pub(crate) const F_DELACK_DUE: u32 = 1 << 24;
 
 // What the single "rtx" timer slot is armed for (like Linux's icsk_pending).
 pub(crate) const RTX_NONE: u8 = 0;
@@ -143,6 +147,7 @@ pub struct Tcb {
     pub(crate) rtx_kind: u8,
     pub(crate) rtx_timer: TimerId,
     pub(crate) delack_timer: TimerId,
+    pub(crate) delack_due: Instant,
     pub(crate) rtt: RttEstimator,
     pub(crate) cc: Cc,
     pub(crate) sndbuf: SendBuffer,
@@ -205,6 +210,7 @@ impl Tcb {
             rtx_kind: RTX_NONE,
             rtx_timer: TimerId::NONE,
             delack_timer: TimerId::NONE,
+            delack_due: Instant::ZERO,
             rtt: RttEstimator::new(cfg.rto_initial, cfg.rto_min, cfg.rto_max),
             cc: Cc::new(cfg.cc, sh.our_mss as u32, cfg.initial_window),
             sndbuf: SendBuffer::new(cfg.tx_buf),
@@ -660,7 +666,7 @@ impl Tcb {
         }
         let data_acked = (acked as usize).min(self.sndbuf.len());
         let was_full = self.sndbuf.free() == 0 || self.has(F_WANT_WRITABLE);
-        self.sndbuf.consume(data_acked);
+        self.sndbuf.consume_pooled(data_acked, &mut sh.bufs);
         self.snd_una = ack;
         if self.rtx_nxt.lt(ack) {
             self.rtx_nxt = ack;
@@ -995,6 +1001,12 @@ impl Tcb {
 
     pub(crate) fn on_delack_timer<T: Transmit>(&mut self, sh: &mut Shared, tx: &mut T, id: SlotId) {
         self.delack_timer = TimerId::NONE;
+        if self.has(F_DELACK_DUE) && sh.now < self.delack_due {
+            self.delack_timer = sh
+                .timers
+                .schedule(self.delack_due, TimerPayload::DelAck(id));
+            return;
+        }
         if self.delack_segs > 0 || self.has(F_ACK_NOW) {
             sh.counters.mib.delayed_acks += 1;
             self.set(F_ACK_NOW);
@@ -1373,14 +1385,19 @@ impl Tcb {
             self.send_ack(sh, tx);
         }
         if self.delack_segs > 0 {
-            if self.delack_timer.is_none() {
-                self.delack_timer = sh
-                    .timers
-                    .schedule(sh.now + sh.cfg.delayed_ack, TimerPayload::DelAck(id));
+            if !self.has(F_DELACK_DUE) {
+                self.set(F_DELACK_DUE);
+                self.delack_due = sh.now + sh.cfg.delayed_ack;
+                // A timer still pending from an earlier interval fires no later than this one
+                // and re-arms itself then.
+                if self.delack_timer.is_none() {
+                    self.delack_timer = sh
+                        .timers
+                        .schedule(self.delack_due, TimerPayload::DelAck(id));
+                }
             }
-        } else if !self.delack_timer.is_none() {
-            sh.timers.cancel(self.delack_timer);
-            self.delack_timer = TimerId::NONE;
+        } else {
+            self.clear(F_DELACK_DUE);
         }
 
         self.arm_timers(sh, id);

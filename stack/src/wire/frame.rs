@@ -5,9 +5,10 @@ use super::arp::{ArpPacket, ArpRepr};
 use super::ethernet::{self, EthernetFrame, EthernetRepr};
 use super::icmp::IcmpEcho;
 use super::ipv4::{self, Ipv4Packet, Ipv4Repr};
-use super::tcp::{TcpPacket, TcpRepr};
+use super::tcp::{TcpFlags, TcpOptions, TcpPacket, TcpRepr};
 use super::{ChecksumCaps, Ipv4Addr, MacAddr, RxCsum, RxMeta, TxCsum, WireError};
 use crate::counters::Drops;
+use crate::seq::SeqNum;
 
 /// Bytes of Ethernet + IPv4 headers in front of every TCP segment we build.
 pub const TCP_FRAME_OVERHEAD: usize = super::ethernet::HEADER_LEN + super::ipv4::HEADER_LEN;
@@ -107,6 +108,115 @@ fn tx_mode(cap: bool) -> TxCsum {
 /// `IcmpMalformed`; echo replies and other ICMP types are `IcmpUnsupported`.
 #[inline]
 pub fn parse_frame<'a>(
+    frame: &'a [u8],
+    our_mac: MacAddr,
+    our_ip: Ipv4Addr,
+    caps: ChecksumCaps,
+    meta: RxMeta,
+) -> Result<Parsed<'a>, FrameDrop> {
+    if let Some(r) = parse_tcp_fast(frame, our_mac, our_ip, caps, meta) {
+        return r;
+    }
+    parse_frame_slow(frame, our_mac, our_ip, caps, meta)
+}
+
+#[inline]
+fn be16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+
+#[inline]
+fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// The shape of nearly every frame on the fast path: Ethernet II, IPv4 without options, TCP.
+/// Reads the fixed headers from one array (bounds checked once) and gives the same answers as
+/// the general path, in the same order; anything else (`None`) goes the general way.
+#[inline]
+fn parse_tcp_fast<'a>(
+    frame: &'a [u8],
+    our_mac: MacAddr,
+    our_ip: Ipv4Addr,
+    caps: ChecksumCaps,
+    meta: RxMeta,
+) -> Option<Result<Parsed<'a>, FrameDrop>> {
+    const L3: usize = ethernet::HEADER_LEN;
+    const L4: usize = L3 + ipv4::HEADER_LEN;
+    let h: &[u8; L4 + 20] = frame.get(..L4 + 20)?.try_into().ok()?;
+    if u16::from_be_bytes([h[12], h[13]]) != ethernet::ETHERTYPE_IPV4
+        || h[L3] != 0x45
+        || h[L3 + 9] != ipv4::PROTO_TCP
+    {
+        return None;
+    }
+    let ip_total = u16::from_be_bytes([h[L3 + 2], h[L3 + 3]]) as usize;
+    let tcp_hl = ((h[L4 + 12] >> 4) as usize) * 4;
+    // Truncated/malformed shapes get their exact drop reason from the general path.
+    if ip_total > frame.len() - L3 || ip_total < ipv4::HEADER_LEN + tcp_hl || tcp_hl < 20 {
+        return None;
+    }
+    if h[..6] != our_mac.0 {
+        return Some(Err(FrameDrop::EthNotForUs));
+    }
+    let eth_src = MacAddr([h[6], h[7], h[8], h[9], h[10], h[11]]);
+    let ip_ok = match rx_status(caps.rx_ipv4, meta.ipv4) {
+        RxCsum::Good => true,
+        RxCsum::Bad => false,
+        RxCsum::Unknown => super::checksum::fold(super::checksum::sum(&h[L3..L4], 0)) == 0xffff,
+    };
+    if !ip_ok {
+        return Some(Err(FrameDrop::IpChecksum));
+    }
+    if u16::from_be_bytes([h[L3 + 6], h[L3 + 7]]) & 0x3fff != 0 {
+        return Some(Err(FrameDrop::IpFragment));
+    }
+    let ip_src = Ipv4Addr::new(h[L3 + 12], h[L3 + 13], h[L3 + 14], h[L3 + 15]);
+    let ip_dst = Ipv4Addr::new(h[L3 + 16], h[L3 + 17], h[L3 + 18], h[L3 + 19]);
+    if ip_dst != our_ip {
+        return Some(Err(FrameDrop::IpNotForUs));
+    }
+    let seg = &frame[L4..L3 + ip_total];
+    match rx_status(caps.rx_tcp, meta.l4) {
+        RxCsum::Good => {}
+        RxCsum::Bad => return Some(Err(FrameDrop::TcpChecksum)),
+        RxCsum::Unknown => {
+            let phdr =
+                super::checksum::pseudo_header(ip_src, ip_dst, ipv4::PROTO_TCP, seg.len() as u16);
+            if super::checksum::fold(super::checksum::sum(seg, phdr)) != 0xffff {
+                return Some(Err(FrameDrop::TcpChecksum));
+            }
+        }
+    }
+    let options = if tcp_hl == 20 {
+        TcpOptions::default()
+    } else {
+        match TcpOptions::parse(&seg[20..tcp_hl]) {
+            Ok(o) => o,
+            Err(_) => return Some(Err(FrameDrop::TcpMalformed)),
+        }
+    };
+    let t = &h[L4..];
+    let tcp = TcpRepr {
+        src_port: be16(t, 0),
+        dst_port: be16(t, 2),
+        seq: SeqNum(be32(t, 4)),
+        ack: SeqNum(be32(t, 8)),
+        flags: TcpFlags(t[13]),
+        window: be16(t, 14),
+        urgent: be16(t, 18),
+        options,
+    };
+    Some(Ok(Parsed::Tcp {
+        eth_src,
+        ip_src,
+        ip_dst,
+        tcp,
+        payload: &seg[tcp_hl..],
+    }))
+}
+
+fn parse_frame_slow<'a>(
     frame: &'a [u8],
     our_mac: MacAddr,
     our_ip: Ipv4Addr,
@@ -224,28 +334,86 @@ pub fn build_tcp_frame(
     payload: (&[u8], &[u8]),
     caps: ChecksumCaps,
 ) {
-    let hl = tcp.header_len();
+    const L3: usize = ethernet::HEADER_LEN;
+    const L4: usize = TCP_FRAME_OVERHEAD;
+    // The common established-state header carries only a timestamp (or nothing): written
+    // directly, without the general option layout pass.
+    let o = &tcp.options;
+    let simple =
+        o.mss.is_none() && o.window_scale.is_none() && !o.sack_permitted && o.sack.len == 0;
+    let opt_len = if simple {
+        if o.timestamp.is_some() {
+            12
+        } else {
+            0
+        }
+    } else {
+        tcp.header_len() - super::tcp::HEADER_LEN
+    };
+    let hl = super::tcp::HEADER_LEN + opt_len;
     let seg_len = hl + payload.0.len() + payload.1.len();
-    let buf = &mut buf[..TCP_FRAME_OVERHEAD + seg_len];
-    EthernetRepr {
-        src: src_mac,
-        dst: dst_mac,
-        ethertype: ethernet::ETHERTYPE_IPV4,
+    let buf = &mut buf[..L4 + seg_len];
+    let (head, rest) = buf.split_at_mut(L4 + 20);
+    // `buf` is at least L4 + 20 long (the slice above would have panicked otherwise), so this
+    // conversion cannot fail; it lets every header byte below be written unchecked.
+    let Ok(h) = <&mut [u8; L4 + 20]>::try_from(head) else {
+        return;
+    };
+    h[0..6].copy_from_slice(&dst_mac.0);
+    h[6..12].copy_from_slice(&src_mac.0);
+    h[12..14].copy_from_slice(&ethernet::ETHERTYPE_IPV4.to_be_bytes());
+    let total = (ipv4::HEADER_LEN + seg_len) as u16;
+    h[L3] = 0x45;
+    h[L3 + 1] = 0;
+    h[L3 + 2..L3 + 4].copy_from_slice(&total.to_be_bytes());
+    // Identification 0, DF set, no fragment offset.
+    h[L3 + 4..L3 + 8].copy_from_slice(&[0, 0, 0x40, 0]);
+    h[L3 + 8] = ipv4::DEFAULT_TTL;
+    h[L3 + 9] = ipv4::PROTO_TCP;
+    h[L3 + 10..L3 + 12].copy_from_slice(&[0, 0]);
+    h[L3 + 12..L3 + 16].copy_from_slice(&src_ip.octets());
+    h[L3 + 16..L3 + 20].copy_from_slice(&dst_ip.octets());
+    if tx_mode(caps.tx_ipv4) == TxCsum::Compute {
+        let c = super::checksum::checksum(&h[L3..L4]);
+        h[L3 + 10..L3 + 12].copy_from_slice(&c.to_be_bytes());
     }
-    .emit(buf);
-    Ipv4Repr {
-        src: src_ip,
-        dst: dst_ip,
-        protocol: ipv4::PROTO_TCP,
-        payload_len: seg_len,
-        ttl: ipv4::DEFAULT_TTL,
+    h[L4..L4 + 2].copy_from_slice(&tcp.src_port.to_be_bytes());
+    h[L4 + 2..L4 + 4].copy_from_slice(&tcp.dst_port.to_be_bytes());
+    h[L4 + 4..L4 + 8].copy_from_slice(&tcp.seq.0.to_be_bytes());
+    h[L4 + 8..L4 + 12].copy_from_slice(&tcp.ack.0.to_be_bytes());
+    h[L4 + 12] = ((hl / 4) as u8) << 4;
+    h[L4 + 13] = tcp.flags.0;
+    h[L4 + 14..L4 + 16].copy_from_slice(&tcp.window.to_be_bytes());
+    h[L4 + 16..L4 + 18].copy_from_slice(&[0, 0]);
+    h[L4 + 18..L4 + 20].copy_from_slice(&tcp.urgent.to_be_bytes());
+    let (opts, data) = rest.split_at_mut(opt_len);
+    match (simple, o.timestamp) {
+        (true, Some((tsval, tsecr))) => {
+            if let Ok(t) = <&mut [u8; 12]>::try_from(opts) {
+                // NOP NOP TS, as Linux lays it out.
+                t[..4].copy_from_slice(&[1, 1, 8, 10]);
+                t[4..8].copy_from_slice(&tsval.to_be_bytes());
+                t[8..12].copy_from_slice(&tsecr.to_be_bytes());
+            }
+        }
+        (true, None) => {}
+        (false, _) => {
+            o.emit(opts);
+        }
     }
-    .emit(&mut buf[ethernet::HEADER_LEN..], tx_mode(caps.tx_ipv4));
-    let seg = &mut buf[TCP_FRAME_OVERHEAD..];
-    let (first, second) = seg[hl..].split_at_mut(payload.0.len());
+    let (first, second) = data.split_at_mut(payload.0.len());
     first.copy_from_slice(payload.0);
     second.copy_from_slice(payload.1);
-    tcp.emit(seg, src_ip, dst_ip, tx_mode(caps.tx_tcp));
+    let phdr = super::checksum::pseudo_header(src_ip, dst_ip, ipv4::PROTO_TCP, seg_len as u16);
+    let c = match tx_mode(caps.tx_tcp) {
+        TxCsum::Compute => {
+            let s = super::checksum::sum(&h[L4..], phdr);
+            let s = super::checksum::sum(rest, s);
+            !super::checksum::fold(s)
+        }
+        TxCsum::Offload => super::checksum::fold(phdr),
+    };
+    h[L4 + 16..L4 + 18].copy_from_slice(&c.to_be_bytes());
 }
 
 /// ARP frame length (Ethernet header + 28, padded to the 60-byte minimum).
@@ -691,6 +859,58 @@ mod tests {
             let _ = parse_frame(&f[..len], US_MAC, US, ok, meta);
             let _ = parse_frame(&f, US_MAC, US, ok, meta);
             let _ = parse(&f);
+        }
+
+        /// The direct header writer matches the layer-by-layer emitters byte for byte, for any
+        /// options, payload split and checksum capabilities.
+        #[test]
+        fn build_tcp_frame_matches_layered_emit(mss in proptest::option::of(any::<u16>()), ws in proptest::option::of(0u8..15), sack_perm in any::<bool>(), nsack in 0u8..5, ts in proptest::option::of(any::<(u32, u32)>()), seq in any::<u32>(), flags in any::<u8>(), a in proptest::collection::vec(any::<u8>(), 0..40), b in proptest::collection::vec(any::<u8>(), 0..40), caps in any::<[bool; 2]>()) {
+            let mut sack = crate::wire::tcp::SackBlocks::default();
+            for i in 0..nsack as u32 {
+                sack.push(SeqNum(seq.wrapping_add(i * 100)), SeqNum(seq.wrapping_add(i * 100 + 50)));
+            }
+            let mut r = repr();
+            r.seq = SeqNum(seq);
+            r.flags = TcpFlags(flags);
+            r.options = TcpOptions { mss, window_scale: ws, sack_permitted: sack_perm, sack, timestamp: ts };
+            let caps = ChecksumCaps { tx_ipv4: caps[0], tx_tcp: caps[1], ..NO_CAPS };
+            let len = tcp_frame_len(&r, a.len() + b.len());
+            let mut got = vec![0xeeu8; len];
+            build_tcp_frame(&mut got, PEER_MAC, US_MAC, PEER, US, &r, (&a, &b), caps);
+            let mut want = vec![0u8; len];
+            EthernetRepr { src: PEER_MAC, dst: US_MAC, ethertype: ethernet::ETHERTYPE_IPV4 }.emit(&mut want);
+            let seg_len = len - TCP_FRAME_OVERHEAD;
+            Ipv4Repr { src: PEER, dst: US, protocol: ipv4::PROTO_TCP, payload_len: seg_len, ttl: ipv4::DEFAULT_TTL }
+                .emit(&mut want[14..], tx_mode(caps.tx_ipv4));
+            let hl = r.header_len();
+            want[TCP_FRAME_OVERHEAD + hl..TCP_FRAME_OVERHEAD + hl + a.len()].copy_from_slice(&a);
+            want[TCP_FRAME_OVERHEAD + hl + a.len()..].copy_from_slice(&b);
+            r.emit(&mut want[TCP_FRAME_OVERHEAD..], PEER, US, tx_mode(caps.tx_tcp));
+            prop_assert_eq!(got, want);
+        }
+
+        /// The TCP fast path is an optimisation only: on any corruption of a valid frame, with
+        /// any checksum capabilities and NIC verdicts, it gives exactly the general path's answer.
+        #[test]
+        fn fast_path_agrees_with_general_path(edits in proptest::collection::vec((0usize..80, any::<u8>()), 0..4), cut in 0usize..80, caps in any::<[bool; 2]>(), m in 0u8..9, fix_ip in any::<bool>()) {
+            let mut f = tcp_frame();
+            for (at, v) in edits {
+                if at < f.len() {
+                    f[at] = v;
+                }
+            }
+            if fix_ip {
+                refill_ip_csum(&mut f);
+            }
+            let len = f.len().min(cut + 14);
+            let st = [RxCsum::Unknown, RxCsum::Good, RxCsum::Bad];
+            let caps = ChecksumCaps { rx_ipv4: caps[0], rx_tcp: caps[1], ..NO_CAPS };
+            let meta = RxMeta { ipv4: st[(m % 3) as usize], l4: st[(m / 3) as usize] };
+            for frame in [&f[..len], &f[..]] {
+                let fast = format!("{:?}", parse_frame(frame, US_MAC, US, caps, meta));
+                let slow = format!("{:?}", parse_frame_slow(frame, US_MAC, US, caps, meta));
+                prop_assert_eq!(fast, slow);
+            }
         }
     }
 }

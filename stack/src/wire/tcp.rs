@@ -236,6 +236,25 @@ impl TcpOptions {
             o.timestamp = Some((be32_at(opts, 4), be32_at(opts, 8)));
             return Ok(o);
         }
+        // A Linux (and tcpterm) SYN: MSS, SACK-permitted + TS, NOP WS.
+        if let Ok(b) = <&[u8; 20]>::try_from(opts) {
+            if b[..2] == [OPT_MSS, 4]
+                && b[4..8] == [OPT_SACK_PERM, 2, OPT_TS, LEN_TS]
+                && b[16..19] == [OPT_NOP, OPT_WS, 3]
+            {
+                o.mss = Some(u16::from_be_bytes([b[2], b[3]]));
+                o.sack_permitted = true;
+                o.timestamp = Some((be32_at(b, 8), be32_at(b, 12)));
+                o.window_scale = Some(b[19]);
+                return Ok(o);
+            }
+        }
+        Self::parse_general(opts)
+    }
+
+    /// The option walk for any layout.
+    fn parse_general(opts: &[u8]) -> Result<Self, WireError> {
+        let mut o = TcpOptions::default();
         let mut i = 0;
         while i < opts.len() {
             let kind = opts[i];
@@ -720,6 +739,23 @@ mod tests {
     }
 
     proptest! {
+        /// The fixed-layout shortcuts (established NOP NOP TS, the Linux SYN) answer exactly
+        /// as the general option walk does, whatever the bytes.
+        #[test]
+        fn option_shortcuts_agree_with_general_walk(edits in proptest::collection::vec((0usize..20, any::<u8>()), 0..3), ts_only in any::<bool>()) {
+            let mut o = if ts_only {
+                vec![1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]
+            } else {
+                LINUX_SYN[20..].to_vec()
+            };
+            for (at, v) in edits {
+                if at < o.len() {
+                    o[at] = v;
+                }
+            }
+            prop_assert_eq!(TcpOptions::parse(&o), TcpOptions::parse_general(&o));
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..100), c in 0u8..3) {
             let csum = [RxCsum::Unknown, RxCsum::Good, RxCsum::Bad][c as usize];

@@ -7,7 +7,7 @@ trap 'exit 1' INT TERM
 
 topo_up
 tcpterm_start 1 "" --listen 80=http || { fail "wrk: tcpterm start"; exit 1; }
-in_c bash -c 'exec wrk -t2 -c100 -d10s --latency http://'$SRV_IP'/' >"$ITEST_TMP/wrk" 2>&1
+in_c bash -c 'exec wrk -t2 -c100 -d10s --timeout 10s --latency http://'$SRV_IP'/' >"$ITEST_TMP/wrk" 2>&1
 rc=$?
 sed 's/^/    /' "$ITEST_TMP/wrk" >&2
 reqs=$(awk '/requests in/{print $1}' "$ITEST_TMP/wrk")

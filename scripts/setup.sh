@@ -8,7 +8,11 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 need=()
-for p in pkg-config dpdk libdpdk-dev libclang1-14 libclang-common-14-dev iproute2 ethtool; do
+# Integration-test peers and tools (scripts/itest): the Linux TCP clients (curl, wrk, ab from
+# apache2-utils, socat, python3), loss injection (nftables), nginx-light for the kernel
+# baseline benchmark (scripts/bench/vs-nginx.sh).
+for p in pkg-config dpdk libdpdk-dev libclang1-14 libclang-common-14-dev iproute2 ethtool \
+  curl wrk apache2-utils socat nftables nginx-light python3; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -4,3 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo test --workspace --release 2>&1
+# Integration: tcpterm on a veth against the Linux kernel's TCP in a network namespace.
+cargo build --release -p tcpterm --bin tcpterm 2>&1
+bash scripts/itest/run.sh

@@ -207,8 +207,9 @@ pub struct ServeArgs {
     /// DPDK port to use, by name (e.g. net_tap0) or id; default: the only port.
     #[arg(long, value_name = "NAME|ID", help_heading = "Workers")]
     pub port: Option<String>,
-    /// Worker cores, one worker (and one RX/TX queue pair) each: `1,2,3` or `1-3`.
-    /// Without it, one worker.
+    /// Worker cores, one worker each: `1,2,3` or `1-3`. Each worker gets its own RX/TX queue
+    /// pair while the port has enough; without symmetric RSS (or with more workers than queue
+    /// pairs) the workers steer flows among themselves in software. Without it, one worker.
     #[arg(long, value_parser = parse_core_list, value_name = "LIST", help_heading = "Workers")]
     pub cores: Option<CoreList>,
     /// RX descriptors per queue.

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod control;
 pub mod gen;
 pub mod port;
+pub mod redirect;
 pub mod serve;
 pub mod stats;
 pub mod summary;

@@ -10,8 +10,11 @@ use crate::control::{self, ControlServer};
 use crate::port::{
     Eal, Mempool, Port, PortConfig, PortInfo, RssStatus, TscClock, TxBatch, Workers,
 };
+use crate::redirect::{self, Redirect, Rings, Steering, TxRelay};
 use crate::stats::{self, Hub, PortStats, WorkerReport};
-use crate::worker::{self, LiveToken, Phase, ServeApp, WorkerFailure, WorkerOutcome, WorkerSpec};
+use crate::worker::{
+    self, LiveToken, Phase, ServeApp, WorkerFailure, WorkerOutcome, WorkerSpec, WorkerTx,
+};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -29,15 +32,6 @@ pub enum ServeError {
     ManyPorts(usize, String),
     #[error("no DPDK port {0:?} (available: {1})")]
     NoSuchPort(String, String),
-    #[error("port {name} ({driver}) has {max} RX/TX queue pair(s) but {workers} workers were asked for; give at most {max} cores in --cores")]
-    TooManyWorkers {
-        name: String,
-        driver: String,
-        max: u16,
-        workers: usize,
-    },
-    #[error("port {name} ({driver}) cannot spread flows over queues by RSS; run one worker (give one core in --cores)")]
-    NoRss { name: String, driver: String },
     #[error("--mtu {mtu} is outside what port {name} allows ({min}..={max})")]
     Mtu {
         mtu: u16,
@@ -95,9 +89,16 @@ fn pick_port(eal: &Eal, want: Option<&str>) -> Result<PortInfo, ServeError> {
 }
 
 /// Mbufs for every descriptor of every queue, plus bursts in flight and per-core caches.
-fn pool_size(workers: usize, rx_desc: u16, tx_desc: u16) -> u32 {
-    let per_worker = rx_desc as usize + tx_desc as usize + 4 * crate::port::BURST + 512;
-    let n = (workers * per_worker).max(8192);
+/// With software RSS, the rings between workers may hold frames too.
+fn pool_size(workers: usize, rx_desc: u16, tx_desc: u16, queues: usize, software_rss: bool) -> u32 {
+    let rings = if software_rss {
+        Rings::capacity_frames(workers, queues, redirect::RING_SIZE)
+    } else {
+        0
+    };
+    let per_queue = rx_desc as usize + tx_desc as usize;
+    let per_worker = 4 * crate::port::BURST + 512;
+    let n = (queues * per_queue + workers * per_worker + rings).max(8192);
     // Mempools are most memory-efficient at 2^k - 1 elements.
     (n.next_power_of_two() - 1) as u32
 }
@@ -126,15 +127,10 @@ pub fn run<A: ServeApp>(
     let info = pick_port(&eal, cfg.port.as_deref())?;
     let cores = worker_cores(&cfg, &allowed);
     let workers = cores.len();
-    let max_q = info.max_rx_queues.min(info.max_tx_queues);
-    if workers > max_q as usize {
-        return Err(ServeError::TooManyWorkers {
-            name: info.name,
-            driver: info.driver,
-            max: max_q,
-            workers,
-        });
-    }
+    // Workers beyond the device's queue pairs own none: they receive and transmit through
+    // their queue owner (see `redirect`).
+    let max_q = info.max_rx_queues.min(info.max_tx_queues).max(1);
+    let queues = workers.min(max_q as usize);
     let mtu = cfg.engine.mtu;
     if mtu != 1500 && !(info.min_mtu..=info.max_mtu).contains(&mtu) {
         return Err(ServeError::Mtu {
@@ -150,7 +146,13 @@ pub fn run<A: ServeApp>(
     let pool = Mempool::with_data_room(
         &eal,
         "tcpterm",
-        pool_size(workers, cfg.rx_desc, cfg.tx_desc),
+        pool_size(
+            workers,
+            cfg.rx_desc,
+            cfg.tx_desc,
+            queues,
+            workers > 1 && (queues < workers || info.flow_type_rss_offloads == 0),
+        ),
         256,
         data_room,
     )
@@ -159,7 +161,7 @@ pub fn run<A: ServeApp>(
         &eal,
         info.id,
         &PortConfig {
-            queues: workers as u16,
+            queues: queues as u16,
             rx_desc: cfg.rx_desc,
             tx_desc: cfg.tx_desc,
             mtu: (mtu != 1500).then_some(mtu),
@@ -168,18 +170,21 @@ pub fn run<A: ServeApp>(
         &pool,
     )
     .map_err(port_err)?;
-    if port.rss() == RssStatus::Unsupported {
-        return Err(ServeError::NoRss {
-            name: info.name,
-            driver: info.driver,
-        });
-    }
+    // Without symmetric RSS the device may deliver a flow's frames to any queue (af_packet's
+    // fanout rolls over when a socket is full; others do not hash at all): the workers then
+    // steer frames to their owners in software (see `redirect`).
+    let steering = (workers > 1
+        && (queues < workers || !matches!(port.rss(), RssStatus::Symmetric { .. })))
+    .then(|| Arc::new(Steering::new(workers)));
+    let rings = steering
+        .as_ref()
+        .map(|_| Rings::new(workers, queues, redirect::RING_SIZE));
     let mut engine_cfg = cfg.engine.clone();
     engine_cfg.mac = port.mac();
     engine_cfg.checksums = port.checksum_caps();
     let link = port.wait_link_up(Duration::from_secs(3));
     eprintln!(
-        "tcpterm: {} on port {} ({}, {}, link {}), {} worker(s) on core(s) {:?}, listening on {}",
+        "tcpterm: {} on port {} ({}, {}, link {}), {} worker(s) on core(s) {:?}{}, listening on {}",
         ip_text(&cfg),
         info.name,
         info.driver,
@@ -191,6 +196,13 @@ pub fn run<A: ServeApp>(
         },
         workers,
         cores,
+        match (steering.is_some(), queues < workers) {
+            (true, true) => format!(
+                " (software RSS: {queues} queue pair(s); workers {queues}.. relay through them)"
+            ),
+            (true, false) => " (software RSS: no symmetric RSS on this port)".to_string(),
+            _ => String::new(),
+        },
         cfg.listeners
             .0
             .iter()
@@ -238,16 +250,33 @@ pub fn run<A: ServeApp>(
     let mut pool_workers: Workers<Result<WorkerOutcome, WorkerFailure>> = Workers::new(&eal);
     for (id, &core) in cores.iter().enumerate() {
         let q = id as u16;
+        let (rxq, tx) = match &rings {
+            Some(r) if id >= queues => (
+                None,
+                WorkerTx::Relay(TxRelay::new(id, r.clone(), pool.clone())),
+            ),
+            _ => (
+                Some(port.rx_queue(q).map_err(port_err)?),
+                WorkerTx::Queue(TxBatch::new(
+                    port.tx_queue(q).map_err(port_err)?,
+                    pool.clone(),
+                )),
+            ),
+        };
         let spec = WorkerSpec {
             id,
             engine: engine_cfg.clone(),
             listen: listen.clone(),
             app: make_app(id),
-            rxq: port.rx_queue(q).map_err(port_err)?,
-            tx: TxBatch::new(port.tx_queue(q).map_err(port_err)?, pool.clone()),
+            rxq,
+            tx,
             clock,
             reports: report_tx.clone(),
             phase: phase.clone(),
+            redirect: steering
+                .as_ref()
+                .zip(rings.as_ref())
+                .map(|(s, r)| Redirect::new(id, s.clone(), r.clone(), pool.clone())),
         };
         let live = LiveToken::new(&phase);
         pool_workers
@@ -392,10 +421,16 @@ mod tests {
 
     #[test]
     fn pool_covers_every_descriptor_and_is_two_to_the_k_minus_one() {
-        let n = pool_size(4, 1024, 1024);
+        let n = pool_size(4, 1024, 1024, 4, false);
         assert!(n as usize >= 4 * 2048);
         assert!((n + 1).is_power_of_two());
-        assert_eq!(pool_size(1, 64, 64), 8191);
+        assert_eq!(pool_size(1, 64, 64, 1, false), 8191);
+        // Software RSS: every worker-to-worker ring can be full at once.
+        let soft = pool_size(4, 1024, 1024, 4, true);
+        assert!(soft as usize >= 4 * 2048 + 4 * 3 * redirect::RING_SIZE);
+        // One queue pair, three relaying workers: their relay rings count too.
+        let relay = pool_size(4, 1024, 1024, 1, true);
+        assert!(relay as usize >= 2048 + (4 * 3 + 3) * redirect::RING_SIZE);
     }
 
     #[test]
@@ -403,16 +438,6 @@ mod tests {
         assert_eq!(
             ServeError::NoPorts.to_string(),
             "no DPDK ports: pass --vdev (e.g. `-- --vdev net_tap0`) or bind a NIC to a DPDK driver"
-        );
-        let e = ServeError::TooManyWorkers {
-            name: "net_tap0".into(),
-            driver: "net_tap".into(),
-            max: 1,
-            workers: 3,
-        };
-        assert_eq!(
-            e.to_string(),
-            "port net_tap0 (net_tap) has 1 RX/TX queue pair(s) but 3 workers were asked for; give at most 1 cores in --cores"
         );
     }
 }

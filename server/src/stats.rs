@@ -24,6 +24,9 @@ pub struct QueueStats {
     /// Frames handed to another worker (software RSS), and received from others.
     pub redirected_out: u64,
     pub redirected_in: u64,
+    /// Frames for another worker dropped because its ring was full (or no mbuf for a copy).
+    #[serde(default)]
+    pub redirect_dropped: u64,
 }
 
 /// One worker's state at one moment, sent to the stats thread.

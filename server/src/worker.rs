@@ -4,10 +4,11 @@
 //! counters into a report for the stats thread (`try_send`, never blocking).
 
 use crate::apps::{AppStats, BuiltinApp};
-use crate::port::{Mbuf, RxQueue, TscClock, TxBatch, WorkerCtx, BURST};
+use crate::port::{Mbuf, RxQueue, TscClock, TxBatch, TxStats, WorkerCtx, BURST};
+use crate::redirect::{Redirect, TxRelay};
 use crate::stats::{QueueStats, WorkerReport};
 use crossbeam_channel::Sender;
-use stack::{App, Counters, Engine, EngineConfig};
+use stack::{App, Counters, Engine, EngineConfig, Transmit, TxMeta};
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +36,8 @@ pub struct Phase {
     state: AtomicU8,
     /// Workers still running their loop.
     live: AtomicUsize,
+    /// Workers that have closed all their connections since draining began.
+    drained: AtomicUsize,
 }
 
 /// `state` values: 0 running (the default), 1 draining.
@@ -54,6 +57,44 @@ impl Phase {
     pub fn live_workers(&self) -> usize {
         self.live.load(Ordering::Acquire)
     }
+    fn mark_drained(&self) {
+        self.drained.fetch_add(1, Ordering::AcqRel);
+    }
+    fn drained_workers(&self) -> usize {
+        self.drained.load(Ordering::Acquire)
+    }
+}
+
+/// A worker's transmit side: its own TX queue, or (more workers than queue pairs) a relay
+/// ring that the queue's owner sends from.
+pub enum WorkerTx {
+    Queue(TxBatch),
+    Relay(TxRelay),
+}
+
+impl WorkerTx {
+    #[inline]
+    fn flush(&mut self) {
+        if let WorkerTx::Queue(t) = self {
+            t.flush();
+        }
+    }
+    fn stats(&self) -> TxStats {
+        match self {
+            WorkerTx::Queue(t) => t.stats(),
+            WorkerTx::Relay(r) => r.stats(),
+        }
+    }
+}
+
+impl Transmit for WorkerTx {
+    #[inline]
+    fn frame<F: FnOnce(&mut [u8])>(&mut self, len: usize, meta: TxMeta, fill: F) -> bool {
+        match self {
+            WorkerTx::Queue(t) => t.frame(len, meta, fill),
+            WorkerTx::Relay(r) => r.frame(len, meta, fill),
+        }
+    }
 }
 
 /// Everything one worker owns.
@@ -62,11 +103,14 @@ pub struct WorkerSpec<A> {
     pub engine: EngineConfig,
     pub listen: Vec<u16>,
     pub app: A,
-    pub rxq: RxQueue,
-    pub tx: TxBatch,
+    /// `None` for a worker beyond the port's queue pairs (it receives through `redirect`).
+    pub rxq: Option<RxQueue>,
+    pub tx: WorkerTx,
     pub clock: TscClock,
     pub reports: Sender<WorkerReport>,
     pub phase: Arc<Phase>,
+    /// Software RSS, when the port cannot keep each flow on one queue by itself.
+    pub redirect: Option<Redirect>,
 }
 
 /// What a worker hands back when it stops.
@@ -133,6 +177,7 @@ pub fn run<A: ServeApp>(
         clock,
         reports,
         phase,
+        mut redirect,
     } = spec;
     let setup = |msg: String| WorkerFailure::Setup { id, msg };
     let mut engine = Engine::new(cfg, app, clock.now()).map_err(|e| setup(e.to_string()))?;
@@ -140,21 +185,46 @@ pub fn run<A: ServeApp>(
         engine.listen(port).map_err(|e| setup(e.to_string()))?;
     }
     let mut bufs: Vec<Mbuf> = Vec::with_capacity(BURST);
+    let mut handed: Vec<Mbuf> = Vec::with_capacity(BURST);
     let mut queue = QueueStats::default();
     let report_every = REPORT_INTERVAL.as_micros() as u64;
     let mut next_report = clock.now().as_micros() + report_every;
     let mut draining = false;
+    let mut marked_drained = false;
 
     while !ctx.should_stop() {
         let now = clock.now();
-        let n = rxq.rx_burst(&mut bufs);
+        let n = match rxq.as_mut() {
+            Some(q) => q.rx_burst(&mut bufs),
+            None => 0,
+        };
         if n > 0 {
             queue.rx_packets += n as u64;
             for m in bufs.drain(..) {
+                let m = match redirect.as_mut() {
+                    Some(r) => match r.steer(m) {
+                        Some(m) => m,
+                        None => continue,
+                    },
+                    None => m,
+                };
                 engine.receive(now, m.data(), m.rx_meta(), &mut tx);
             }
         }
+        if let Some(r) = redirect.as_mut() {
+            if r.collect(&mut handed, BURST) > 0 {
+                for m in handed.drain(..) {
+                    engine.receive(now, m.data(), m.rx_meta(), &mut tx);
+                }
+            }
+            queue.redirected_out = r.stats.out;
+            queue.redirected_in = r.stats.inn;
+            queue.redirect_dropped = r.stats.dropped;
+        }
         engine.poll(now, &mut tx);
+        if let (Some(r), WorkerTx::Queue(t)) = (redirect.as_mut(), &mut tx) {
+            r.drain_relays(t, 4 * BURST);
+        }
         tx.flush();
 
         if now.as_micros() >= next_report {
@@ -171,7 +241,20 @@ pub fn run<A: ServeApp>(
             tx.flush();
         }
         if draining && engine.conn_count() == 0 {
-            break;
+            // With software RSS the others depend on this worker to receive (and maybe send)
+            // for them: leave only once every worker has closed its connections.
+            match redirect.as_ref() {
+                None => break,
+                Some(r) => {
+                    if !marked_drained {
+                        marked_drained = true;
+                        phase.mark_drained();
+                    }
+                    if phase.drained_workers() >= r.workers() {
+                        break;
+                    }
+                }
+            }
         }
     }
     tx.flush();

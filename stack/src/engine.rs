@@ -957,6 +957,7 @@ impl<A: App> Engine<A> {
         t.negotiate(&self.sh, &opts);
         t.irs = seg.seq - 1u32;
         t.rcv_nxt = seg.seq;
+        t.last_ack_sent = seg.seq;
         t.rcv_adv = seg.seq + self.sh.cfg.rx_buf.min(65535) as u32;
         t.snd_una = seg.ack;
         t.snd_nxt = seg.ack;

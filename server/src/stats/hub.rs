@@ -148,6 +148,7 @@ impl Hub {
             total_q.tx_dropped += r.queue.tx_dropped;
             total_q.redirected_in += r.queue.redirected_in;
             total_q.redirected_out += r.queue.redirected_out;
+            total_q.redirect_dropped += r.queue.redirect_dropped;
             total_rates.cps += rt.cps;
             total_rates.rps += rt.rps;
             total_rates.rx_pps += rt.rx_pps;

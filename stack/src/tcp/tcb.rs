@@ -67,6 +67,17 @@ pub(crate) const F_FORCE_SEND: u32 = 1 << 23;
 /// it is not cancelled when an ACK goes out early, and a firing that finds the due time moved
 /// later re-arms instead (one wheel operation per delayed-ACK interval, not per segment pair).
 pub(crate) const F_DELACK_DUE: u32 = 1 << 24;
+/// The last window we advertised was held down by unread data in the receive buffer, so the
+/// app reading it may warrant a window update (not merely the header's 16-bit cap, as in a
+/// SYN-ACK: every later ACK carries the scaled window anyway).
+pub(crate) const F_RWND_LIMITED: u32 = 1 << 28;
+/// The peer's FIN arrived beyond a hole; it is processed at `peer_fin_seq` once the hole fills.
+pub(crate) const F_OOO_FIN: u32 = 1 << 29;
+/// This SACK recovery already spent its rescue retransmission (RFC 6675 §4 NextSeg rule 4).
+pub(crate) const F_RESCUED: u32 = 1 << 30;
+/// A partial ACK arrived in this SACK recovery: the rescue may go out. Waiting for one keeps
+/// a tail that is merely not yet SACKed from being resent on entry to recovery.
+pub(crate) const F_RESCUE_OK: u32 = 1 << 31;
 
 // What the single "rtx" timer slot is armed for (like Linux's icsk_pending).
 pub(crate) const RTX_NONE: u8 = 0;
@@ -128,6 +139,10 @@ pub struct Tcb {
     pub(crate) rcv_nxt: SeqNum,
     /// Right edge of the window last advertised (never moved left, RFC 9293 §3.8.6).
     pub(crate) rcv_adv: SeqNum,
+    /// RFC 7323 §4.3 Last.ACK.sent: the ACK field of the last segment we sent.
+    pub(crate) last_ack_sent: SeqNum,
+    /// Sequence number of an out-of-order FIN (valid with `F_OOO_FIN`).
+    pub(crate) peer_fin_seq: SeqNum,
     pub(crate) snd_wnd: u32,
     pub(crate) max_snd_wnd: u32,
     pub(crate) ts_recent: u32,
@@ -195,6 +210,8 @@ impl Tcb {
             irs: SeqNum(0),
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
+            last_ack_sent: SeqNum(0),
+            peer_fin_seq: SeqNum(0),
             snd_wnd: 0,
             max_snd_wnd: 0,
             ts_recent: 0,
@@ -272,6 +289,13 @@ impl Tcb {
         self.data_start() + self.sndbuf.len()
     }
 
+    /// Payload bytes in a full-sized segment: the MSS less the timestamp option.
+    #[inline]
+    fn smss(&self) -> u32 {
+        let opt_len = if self.has(F_TS) { 12 } else { 0 };
+        (self.mss as u32).saturating_sub(opt_len).max(1)
+    }
+
     #[inline]
     fn in_flight(&self) -> u32 {
         if self.has(F_LOSS) {
@@ -312,7 +336,27 @@ impl Tcb {
             self.input_syn_sent(sh, tx, id, seg, ev);
             return;
         }
-        let flags = seg.flags;
+        let mut flags = seg.flags;
+        let mut seg_seq = seg.seq;
+        // The window field of a SYN segment is never scaled (RFC 7323 §2.2).
+        let mut wnd_shift = self.snd_wscale;
+
+        // Simultaneous open (RFC 9293 figure 8; Linux tcp_validate_incoming): the peer's
+        // SYN-ACK of our SYN completes the open. Its SYN is the one already received, so
+        // only its ACK is processed, as if it started at RCV.NXT.
+        if self.state == State::SynReceived
+            && flags.syn()
+            && flags.ack()
+            && !flags.rst()
+            && !flags.fin()
+            && payload.is_empty()
+            && seg.seq == self.irs
+            && seg.ack == self.snd_nxt
+        {
+            flags = TcpFlags(flags.0 & !TcpFlags::SYN);
+            seg_seq = self.irs + 1u32;
+            wnd_shift = 0;
+        }
 
         // SYN-RECEIVED: a retransmitted SYN means our SYN-ACK was lost; answer it again.
         if self.state == State::SynReceived
@@ -341,7 +385,7 @@ impl Tcb {
         }
 
         // First: sequence number check (RFC 9293 §3.10.7.4 acceptability table).
-        let mut seq = seg.seq;
+        let mut seq = seg_seq;
         let mut data = payload;
         let mut fin = flags.fin();
         let seg_len = data.len() as u32 + flags.syn() as u32 + fin as u32;
@@ -426,7 +470,7 @@ impl Tcb {
                 self.state = State::Established;
                 ev.opened = true;
                 // The window in the handshake's final ACK is scaled (RFC 7323 §2.2).
-                self.snd_wnd = (seg.window as u32) << self.snd_wscale;
+                self.snd_wnd = (seg.window as u32) << wnd_shift;
                 self.max_snd_wnd = self.snd_wnd;
                 self.snd_wl1 = seq;
                 self.snd_wl2 = ack;
@@ -437,14 +481,15 @@ impl Tcb {
             }
         }
 
-        // RFC 7323 §4.3: remember TSval of a segment that covers Last.ACK.sent.
+        // RFC 7323 §4.3: remember TSval only of a segment that covers Last.ACK.sent, so that
+        // a delayed ACK echoes the earliest segment it acknowledges.
         if let Some((tsval, _)) = seg_ts {
-            if seq.le(self.rcv_nxt) {
+            if seq.le(self.last_ack_sent) {
                 self.ts_recent = tsval;
             }
         }
 
-        let seg_wnd = (seg.window as u32) << self.snd_wscale;
+        let seg_wnd = (seg.window as u32) << wnd_shift;
         if ack.gt(self.snd_una) {
             self.on_new_ack(sh, ack, seg, ev);
         } else if ack == self.snd_una
@@ -539,8 +584,22 @@ impl Tcb {
             }
         }
 
-        // Eighth: FIN, once everything before it has arrived.
-        if fin && seq + data.len() == self.rcv_nxt && !self.has(F_PEER_FIN) {
+        // Eighth: FIN, once everything before it has arrived. A FIN beyond a hole is kept
+        // (like Linux's out-of-order queue) so that filling the hole completes the close
+        // without waiting for the peer to retransmit the FIN.
+        let fin_end = seq + data.len();
+        if fin && !self.has(F_PEER_FIN) && fin_end.gt(self.rcv_nxt) {
+            self.set(F_OOO_FIN);
+            self.peer_fin_seq = fin_end;
+            fin = false;
+            // RFC 5681 §4.2: an out-of-order segment gets an immediate duplicate ACK.
+            self.set(F_ACK_NOW);
+        }
+        let fin_now = !self.has(F_PEER_FIN)
+            && ((fin && fin_end == self.rcv_nxt)
+                || (self.has(F_OOO_FIN) && self.peer_fin_seq == self.rcv_nxt));
+        if fin_now {
+            self.clear(F_OOO_FIN);
             self.rcv_nxt += 1u32;
             self.set(F_PEER_FIN | F_ACK_NOW);
             ev.peer_fin = true;
@@ -721,12 +780,14 @@ impl Tcb {
             } else if !self.has(F_SACK) {
                 // Partial ACK (RFC 6582 §3.2 step 4): retransmit the next hole, deflate.
                 self.rtx_nxt = ack;
-                self.rtx_end = ack + mss;
+                self.rtx_end = ack + self.smss();
                 self.set(F_RTX_FORCE);
                 let cwnd = self.cc.cwnd();
                 let deflated = cwnd.saturating_sub(acked).saturating_add(mss).max(mss);
                 self.cc.set_cwnd(deflated);
                 sh.counters.mib.fast_retrans += 1;
+            } else {
+                self.set(F_RESCUE_OK);
             }
         } else {
             self.dupacks = 0;
@@ -780,10 +841,12 @@ impl Tcb {
         if self.has(F_SACK) {
             sh.counters.mib.sack_recoveries += 1;
             self.high_rxt = self.snd_una;
+            self.clear(F_RESCUED | F_RESCUE_OK);
         } else {
             sh.counters.mib.reno_recoveries += 1;
+            // Exactly one segment (one SMSS of payload), not the MSS that includes options.
             self.rtx_nxt = self.snd_una;
-            self.rtx_end = self.snd_una + mss;
+            self.rtx_end = self.snd_una + self.smss();
             let ss = self.cc.ssthresh();
             self.cc.set_cwnd(ss.saturating_add(3 * mss));
         }
@@ -960,14 +1023,13 @@ impl Tcb {
                 let Some(ka) = sh.cfg.keepalive else { return };
                 let idle = ms32(sh.now).wrapping_sub(self.last_rx) as u64;
                 let idle_ms = ka.idle.as_millis() as u64;
+                if self.retries > 0 && idle < ka.interval.as_millis() as u64 * self.retries as u64 {
+                    // Something arrived since the first probe: the peer is alive, and the idle
+                    // period runs from that segment, not from now (Linux does the same).
+                    self.retries = 0;
+                }
                 if self.retries == 0 && idle < idle_ms {
                     self.arm_rtx(sh, id, RTX_KEEPALIVE, Duration::from_millis(idle_ms - idle));
-                    return;
-                }
-                if self.retries > 0 && idle < ka.interval.as_millis() as u64 * self.retries as u64 {
-                    // Something arrived since the last probe: the peer is alive.
-                    self.retries = 0;
-                    self.arm_rtx(sh, id, RTX_KEEPALIVE, ka.idle);
                     return;
                 }
                 if self.retries as u32 >= ka.probes {
@@ -1040,6 +1102,11 @@ impl Tcb {
         }
         let raw = raw.min(65535);
         let _ = sh;
+        if (self.rcvbuf.window() as u32) < limit.min(max) {
+            self.set(F_RWND_LIMITED);
+        } else {
+            self.clear(F_RWND_LIMITED);
+        }
         self.rcv_adv = self.rcv_nxt + (raw << self.rcv_wscale);
         raw as u16
     }
@@ -1061,6 +1128,7 @@ impl Tcb {
             }
             options.sack = blocks;
         }
+        self.last_ack_sent = self.rcv_nxt;
         TcpRepr {
             src_port: self.tuple.local_port,
             dst_port: self.tuple.remote_port,
@@ -1227,6 +1295,7 @@ impl Tcb {
         self.snd_nxt = self.iss + 1u32;
         if !active {
             self.rcv_adv = self.rcv_nxt + window as u32;
+            self.last_ack_sent = self.rcv_nxt;
         }
         if !rtx || self.retries == 0 {
             self.set(F_RTT_TIMING);
@@ -1274,8 +1343,7 @@ impl Tcb {
             _ => {}
         }
         let mss = self.mss as usize;
-        let opt_len = if self.has(F_TS) { 12 } else { 0 };
-        let smss = mss.saturating_sub(opt_len).max(1);
+        let smss = self.smss() as usize;
 
         // 1. Retransmissions.
         if self.has(F_SACK) && self.has(F_RECOVERY) {
@@ -1298,8 +1366,15 @@ impl Tcb {
             }
         }
 
-        // 2. New data.
+        // 2. New data. In SACK recovery cwnd limits pipe, not everything unacknowledged
+        // (RFC 6675 §5 step C: NextSeg rule 2 sends new data while cwnd - pipe >= SMSS).
         let mut sent_any = false;
+        let mut pipe = match self.sb.as_ref() {
+            Some(sb) if self.has(F_SACK) && self.has(F_RECOVERY) => {
+                Some(sb.pipe(self.snd_una, self.snd_nxt, self.high_rxt, smss as u32))
+            }
+            _ => None,
+        };
         loop {
             let data_end = self.data_end();
             let unsent = if self.snd_nxt.lt(data_end) {
@@ -1315,8 +1390,11 @@ impl Tcb {
                 break;
             }
             let flight = self.snd_nxt - self.snd_una;
-            let wnd = self.snd_wnd.min(self.cc.cwnd()) as usize;
-            let usable = wnd.saturating_sub(flight as usize);
+            let usable = match pipe {
+                Some(p) => (self.snd_wnd.saturating_sub(flight) as usize)
+                    .min(self.cc.cwnd().saturating_sub(p) as usize),
+                None => (self.snd_wnd.min(self.cc.cwnd()) as usize).saturating_sub(flight as usize),
+            };
             let len = unsent.min(smss).min(usable);
             if unsent > 0 {
                 if len == 0 {
@@ -1343,6 +1421,9 @@ impl Tcb {
                     break;
                 }
                 self.snd_nxt += len;
+                if let Some(p) = pipe.as_mut() {
+                    *p += len as u32;
+                }
                 if fin {
                     self.snd_nxt += 1u32;
                     self.set(F_FIN_SENT);
@@ -1367,7 +1448,7 @@ impl Tcb {
         let _ = sent_any;
 
         // 3. Window update worth sending (the app read data out of a window that had closed).
-        if !self.has(F_ACK_NOW) && self.delack_segs == 0 {
+        if self.has(F_RWND_LIMITED) && !self.has(F_ACK_NOW) && self.delack_segs == 0 {
             let cur = if self.rcv_adv.gt(self.rcv_nxt) {
                 self.rcv_adv - self.rcv_nxt
             } else {
@@ -1456,16 +1537,76 @@ impl Tcb {
                 None if force => Some((self.snd_una, smss as u32)),
                 None => None,
             };
-            match next {
-                Some((seq, _)) => {
-                    if !self.retransmit_one(sh, tx, seq, smss) {
-                        break;
-                    }
+            if let Some((seq, _)) = next {
+                if !self.retransmit_one(sh, tx, seq, smss) {
+                    break;
                 }
-                // Rule 2: new data is sent by the caller's new-data step.
-                None => break,
+                continue;
+            }
+            // Rule 2: new data is sent by the caller's new-data step.
+            if self.new_data_allowed(smss as u32) {
+                break;
+            }
+            // Rule 3: an un-SACKed hole below the highest SACK, lost or not.
+            let hole = self.sb.as_ref().and_then(|sb| {
+                sb.next_unsacked(self.snd_una, self.snd_nxt, self.high_rxt, smss as u32)
+            });
+            if let Some((seq, _)) = hole {
+                if !self.retransmit_one(sh, tx, seq, smss) {
+                    break;
+                }
+                continue;
+            }
+            // Rule 4: one rescue retransmission per recovery, of the segment holding the
+            // highest un-SACKed octet: a lost tail has no SACKs above it to make it "lost",
+            // and without this only the RTO would repair it.
+            if self.has(F_RESCUED) || !self.has(F_RESCUE_OK) {
+                break;
+            }
+            let Some(top) = self.highest_unsacked_end() else {
+                break;
+            };
+            self.set(F_RESCUED);
+            let start = if (top - self.snd_una) > smss as u32 {
+                top - smss as u32
+            } else {
+                self.snd_una
+            };
+            // HighRxt must not move (rule 4), and pipe does not count the rescue.
+            let high_rxt = self.high_rxt;
+            let rtx_nxt = self.rtx_nxt;
+            self.retransmit_one(sh, tx, start, smss);
+            self.high_rxt = high_rxt;
+            self.rtx_nxt = rtx_nxt;
+            break;
+        }
+    }
+
+    /// RFC 6675 §4 NextSeg rule 2 applies: unsent data (or our FIN) that the peer's window
+    /// admits.
+    fn new_data_allowed(&self, smss: u32) -> bool {
+        let data_end = self.data_end();
+        if self.snd_nxt.lt(data_end) {
+            let len = (data_end - self.snd_nxt).min(smss);
+            (self.snd_nxt + len).le(self.snd_una + self.snd_wnd)
+        } else {
+            self.has(F_FIN_QUEUED) && !self.has(F_FIN_SENT)
+        }
+    }
+
+    /// One past the highest outstanding octet not SACKed, if any.
+    fn highest_unsacked_end(&self) -> Option<SeqNum> {
+        let mut top = self.snd_nxt;
+        if let Some(sb) = self.sb.as_ref() {
+            for &(s, e) in sb.ranges().iter().rev() {
+                if e.ge(top) && s.lt(top) {
+                    top = s;
+                } else if e.lt(top) {
+                    break;
+                }
             }
         }
+        top.gt(self.snd_una).then_some(top)
     }
 
     /// Arms the rtx slot for what the connection is waiting for now.

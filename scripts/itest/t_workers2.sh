@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Two workers on a two-queue af_packet port: connections land on both workers and all succeed.
+# W2_QPAIRS=1: the same on a one-queue port (worker 1 owns no queue and relays through 0).
+# Kept short: the machine has two cores, and two pinned poll-mode workers take both.
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+trap topo_down EXIT
+trap 'exit 1' INT TERM
+
+N=${W2_N:-3000}
+QP=${W2_QPAIRS:-2}
+T=workers-2
+[ "$QP" = 1 ] && T=workers-2-1q
+topo_up
+tcpterm_start "$QP" "0,1" --listen 80=http --listen 7=echo --msl-ms 2000 ||
+  { fail "$T: tcpterm start"; exit 1; }
+in_c bash -c 'exec ab -q -n '$N' -c 20 -s 10 http://'$SRV_IP'/' >"$ITEST_TMP/ab" 2>&1
+rc=$?
+done_=$(awk '/^Complete requests:/{print $3}' "$ITEST_TMP/ab")
+failed=$(awk '/^Failed requests:/{print $3}' "$ITEST_TMP/ab")
+rps=$(awk '/^Requests per second:/{print $4}' "$ITEST_TMP/ab")
+if [ $rc = 0 ] && [ "$done_" = "$N" ] && [ "$failed" = 0 ]; then
+  pass "$T: $N connections through 2 workers, 0 failed ($rps conn/s)"
+else
+  fail "$T: ab rc=$rc complete=$done_ failed=$failed"
+  tail -5 "$ITEST_TMP/ab"
+fi
+# A 4 MiB echo through the two-worker server as well (long flows stay on their owner).
+head -c $((4 << 20)) /dev/urandom >"$ITEST_TMP/in"
+in_c timeout 60 socat -b 65536 -t 10 - "TCP:$SRV_IP:7" <"$ITEST_TMP/in" >"$ITEST_TMP/out" 2>/dev/null
+if cmp -s "$ITEST_TMP/in" "$ITEST_TMP/out"; then
+  pass "$T: 4 MiB echo byte-exact"
+else
+  fail "$T: 4 MiB echo: got $(stat -c %s "$ITEST_TMP/out") bytes, content differs"
+fi
+sleep 0.3
+per=$(stat_py "' '.join(str(w['mib'].get('PassiveOpens', 0)) for w in s['workers'])")
+redir=$(stat_py "' '.join(f\"{w['queue']['redirected_out']}/{w['queue']['redirected_in']}\" for w in s['workers'])")
+log "$T: passive opens per worker: $per; redirected out/in per worker: $redir"
+read -r a b <<<"$per"
+total=$((${a:-0} + ${b:-0}))
+if [ "${a:-0}" -gt 0 ] && [ "${b:-0}" -gt 0 ] && [ "$total" -ge "$N" ]; then
+  pass "$T: connections on both workers ($a + $b passive opens)"
+else
+  fail "$T: passive opens per worker: '$per' (want both > 0, sum >= $N)"
+fi

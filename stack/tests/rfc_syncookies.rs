@@ -1,0 +1,186 @@
+//! SYN queue limits and SYN cookies (RFC 4987 §3.6; Linux `tcp_syncookies` 0/1/2), black-box.
+
+mod common;
+use common::*;
+use stack::{State, SynCookiePolicy, TcpConfig};
+
+fn cookie_harness(policy: SynCookiePolicy) -> Harness {
+    Harness::new(
+        TcpConfig {
+            syn_backlog: 1,
+            syncookies: policy,
+            ..TcpConfig::default()
+        },
+        Behaviour::default(),
+    )
+}
+
+#[test]
+fn syn_queue_overflow_with_auto_policy_sends_cookie_and_final_ack_establishes() {
+    let mut h = cookie_harness(SynCookiePolicy::Auto);
+    let mut a = Conn::new(PPORT, PEER_ISS, PeerOpts::full());
+    h.syn(&mut a);
+    assert_eq!(h.gauge(State::SynReceived), 1);
+    assert_eq!(
+        h.counters().mib.syncookies_sent,
+        0,
+        "room in the queue: no cookie"
+    );
+    // The queue (backlog 1) is full: the second SYN gets a stateless cookie SYN-ACK.
+    let opts = PeerOpts {
+        mss: Some(1400),
+        ..PeerOpts::full()
+    };
+    let mut b = Conn::new(PPORT + 1, PEER_ISS + 5555, opts);
+    let sa = h.syn(&mut b);
+    assert_eq!(sa.ack(), PEER_ISS + 5555 + 1);
+    assert_eq!(sa.repr.options.mss, Some(1460));
+    assert_eq!(h.counters().mib.syncookies_sent, 1);
+    assert_eq!(
+        h.gauge(State::SynReceived),
+        1,
+        "no state kept for the cookie"
+    );
+    // The final ACK carries the cookie back (and echoes the SYN-ACK's TSval).
+    b.window = 16384;
+    h.handshake_ack(&mut b);
+    assert_eq!(h.app().opens(), 1, "{}", show(&h.segs));
+    assert_eq!(h.counters().mib.syncookies_recv, 1);
+    assert_eq!(h.gauge(State::Established), 1);
+    assert_eq!(h.gauge(State::SynReceived), 1);
+    let handle = h.app().last_open().unwrap();
+    h.take();
+    // Data flows both ways; our segments respect the MSS the cookie encoded (<= 1400 minus
+    // the timestamp option, never above what the peer announced).
+    h.c = b;
+    h.send_data(b"hello cookie");
+    assert_eq!(h.app().data(), b"hello cookie");
+    h.advance(ms(500));
+    h.take();
+    assert_eq!(h.app_send(handle, &pattern(4000, 1)), 4000);
+    let segs = h.take();
+    let full = segs.iter().map(|x| x.len()).max().unwrap();
+    assert!((536 - 12..=1400 - 12).contains(&full), "{}", show(&segs));
+    let mut next = b.irs + 1;
+    for sg in &segs {
+        assert_eq!(sg.seq(), next);
+        next += sg.len() as u32;
+    }
+    assert_eq!(next, b.irs + 1 + 4000);
+}
+
+#[test]
+fn forged_ack_to_listener_gets_rst_and_syncookies_failed() {
+    let mut h = cookie_harness(SynCookiePolicy::Auto);
+    let mut a = Conn::new(PPORT, PEER_ISS, PeerOpts::full());
+    h.syn(&mut a);
+    let mut b = Conn::new(PPORT + 1, PEER_ISS, PeerOpts::full());
+    h.syn(&mut b);
+    assert_eq!(h.counters().mib.syncookies_sent, 1);
+    // An ACK nobody's SYN-ACK asked for, while cookies are in use.
+    let c = Conn::new(PPORT + 2, PEER_ISS, PeerOpts::none());
+    let o = h.seg_on(&c, ACK).seq(PEER_ISS + 1).ack(0xdead_beef);
+    h.send(o);
+    h.expect_rst(0xdead_beef);
+    assert_eq!(h.counters().mib.syncookies_failed, 1);
+    assert_eq!(h.counters().drops.tcp_bad_cookie, 1);
+    assert_eq!(h.app().opens(), 0);
+    assert_eq!(h.gauge(State::Established), 0);
+}
+
+#[test]
+fn never_policy_drops_syn_beyond_backlog_and_counts_listen_overflow() {
+    let mut h = cookie_harness(SynCookiePolicy::Never);
+    let mut a = Conn::new(PPORT, PEER_ISS, PeerOpts::full());
+    h.syn(&mut a);
+    let b = Conn::new(PPORT + 1, PEER_ISS, PeerOpts::full());
+    let o = h.syn_for(&b);
+    h.send(o);
+    h.expect_none();
+    assert_eq!(h.counters().mib.syncookies_sent, 0);
+    assert_eq!(h.counters().mib.listen_overflows, 1);
+    assert_eq!(h.counters().drops.tcp_syn_queue_full, 1);
+    assert_eq!(h.gauge(State::SynReceived), 1);
+    // Once the first completes, the queue has room again.
+    h.handshake_ack(&mut a);
+    let mut b = b;
+    h.take();
+    h.syn(&mut b);
+    assert_eq!(h.gauge(State::SynReceived), 1);
+}
+
+#[test]
+fn always_policy_answers_every_syn_with_a_cookie_and_keeps_no_state() {
+    let mut h = Harness::new(
+        TcpConfig {
+            syncookies: SynCookiePolicy::Always,
+            ..TcpConfig::default()
+        },
+        Behaviour::default(),
+    );
+    let mut a = Conn::new(PPORT, PEER_ISS, PeerOpts::full());
+    let sa = h.syn(&mut a);
+    assert_eq!(sa.ack(), PEER_ISS + 1);
+    assert_eq!(h.counters().mib.syncookies_sent, 1);
+    assert_eq!(h.gauge(State::SynReceived), 0);
+    assert_eq!(h.engine.conn_count(), 0);
+    // Window scaling survives the cookie (carried in the timestamp): the third ACK's raw
+    // window 1 means 1 << 7 = 128 bytes.
+    a.window = 1;
+    h.handshake_ack(&mut a);
+    assert_eq!(h.app().opens(), 1);
+    assert_eq!(h.counters().mib.syncookies_recv, 1);
+    assert_eq!(h.gauge(State::Established), 1);
+    h.c = a;
+    h.take();
+    let handle = h.app().last_open().unwrap();
+    h.app_send(handle, &pattern(1000, 2));
+    let segs = h.take();
+    let sent: usize = segs.iter().map(|x| x.len()).sum();
+    assert_eq!(sent, 128, "{}", show(&segs));
+}
+
+#[test]
+fn cookie_ack_with_wrong_ack_number_fails_validation() {
+    let mut h = Harness::new(
+        TcpConfig {
+            syncookies: SynCookiePolicy::Always,
+            ..TcpConfig::default()
+        },
+        Behaviour::default(),
+    );
+    let mut a = Conn::new(PPORT, PEER_ISS, PeerOpts::full());
+    let sa = h.syn(&mut a);
+    let o = h.seg_on(&a, ACK).ack(sa.seq() + 2);
+    h.send(o);
+    h.expect_rst(sa.seq() + 2);
+    assert_eq!(h.counters().mib.syncookies_failed, 1);
+    assert_eq!(h.app().opens(), 0);
+}
+
+#[test]
+fn cookie_without_timestamps_still_establishes_with_a_valid_mss() {
+    let mut h = Harness::new(
+        TcpConfig {
+            syncookies: SynCookiePolicy::Always,
+            ..TcpConfig::default()
+        },
+        Behaviour::default(),
+    );
+    let opts = PeerOpts {
+        mss: Some(1200),
+        ..PeerOpts::none()
+    };
+    let mut a = Conn::new(PPORT, PEER_ISS, opts);
+    let sa = h.syn(&mut a);
+    assert_eq!(sa.repr.options.timestamp, None);
+    a.window = 65535;
+    h.handshake_ack(&mut a);
+    assert_eq!(h.app().opens(), 1);
+    let handle = h.app().last_open().unwrap();
+    h.take();
+    h.app_send(handle, &pattern(5000, 3));
+    let segs = h.take();
+    let full = segs.iter().map(|x| x.len()).max().unwrap();
+    assert!((536..=1200).contains(&full), "{}", show(&segs));
+}

@@ -265,3 +265,75 @@ fn sacked_segments_are_not_retransmitted_on_timeout_rfc6675_5_1() {
     assert_eq!(r[0].seq(), seg(0), "{}", show(&r));
     assert_eq!(r[0].len(), mss);
 }
+
+/// A Linux receiver holding out-of-order data grows its advertised window with every ACK, so
+/// RFC 5681's "window unchanged" condition (e) never holds. RFC 6675 §2: for a SACK connection
+/// an ACK that SACKs new data is a duplicate ACK whatever its window.
+#[test]
+fn sack_dup_acks_with_growing_window_trigger_fast_retransmit_rfc6675_2() {
+    let mut h = Harness::with_defaults();
+    let handle = h.establish();
+    let (p, s) = (h.c.iss, h.c.irs);
+    let (mss, _) = five_segments(&mut h, handle);
+    let m = mss as u32;
+    let seg = |i: u32| s + 1 + i * m;
+    h.c.ack = s + 1;
+    for (i, w) in [(2u32, 16400u16), (3, 16410), (4, 16420)] {
+        h.c.window = w;
+        let o = h.seg(ACK).sack(&[(seg(1), seg(i))]);
+        h.send(o);
+        if i < 4 {
+            h.expect_none();
+        }
+    }
+    let r = h.expect_one_nopsh(ACK, s + 1, p + 1);
+    assert_eq!(r.len(), mss);
+    assert_eq!(h.counters().mib.fast_retrans, 1);
+    assert_eq!(h.counters().mib.sack_recoveries, 1);
+    assert_eq!(h.counters().mib.timeouts, 0);
+}
+
+/// A busy peer acknowledges on its own data segments: with SACK blocks covering new data those
+/// count as duplicate ACKs too (RFC 6675 §2 has no "no data" condition).
+#[test]
+fn sack_dup_acks_riding_on_data_trigger_fast_retransmit_rfc6675_2() {
+    let mut h = Harness::with_defaults();
+    let handle = h.establish();
+    let s = h.c.irs;
+    let (mss, _) = five_segments(&mut h, handle);
+    let m = mss as u32;
+    let seg = |i: u32| s + 1 + i * m;
+    h.c.ack = s + 1;
+    for i in 2..=4u32 {
+        let o = h.seg(ACK | PSH).sack(&[(seg(1), seg(i))]).data(b"xy");
+        h.c.nxt = h.c.nxt.wrapping_add(2);
+        h.send(o);
+    }
+    let r = h.take();
+    let rtx: Vec<_> = r
+        .iter()
+        .filter(|x| x.seq() == s + 1 && x.len() == mss)
+        .collect();
+    assert_eq!(rtx.len(), 1, "{}", show(&r));
+    assert_eq!(h.counters().mib.fast_retrans, 1);
+}
+
+/// Without SACK the strict RFC 5681 §2 definition stays: a changed window is no dupACK.
+#[test]
+fn newreno_dup_ack_with_changed_window_is_not_counted_rfc5681_2() {
+    let mut h = Harness::with_defaults();
+    let opts = PeerOpts {
+        sack: false,
+        ..PeerOpts::full()
+    };
+    let handle = h.establish_with(opts);
+    let s = h.c.irs;
+    five_segments(&mut h, handle);
+    h.c.ack = s + 1;
+    for w in [16400u16, 16410, 16420, 16430] {
+        h.c.window = w;
+        h.send_ack();
+        h.expect_none();
+    }
+    assert_eq!(h.counters().mib.fast_retrans, 0);
+}

@@ -492,16 +492,22 @@ impl Tcb {
         let seg_wnd = (seg.window as u32) << wnd_shift;
         if ack.gt(self.snd_una) {
             self.on_new_ack(sh, ack, seg, ev);
-        } else if ack == self.snd_una
-            && data.is_empty()
-            && !fin
-            && seg_wnd == self.snd_wnd
-            && self.snd_nxt != self.snd_una
-        {
-            self.on_dupack(sh, seg);
-        } else if ack == self.snd_una && self.has(F_RECOVERY) && self.has(F_SACK) {
-            // SACK info on a non-duplicate ACK still feeds the scoreboard.
-            self.update_scoreboard(seg);
+        } else if ack == self.snd_una && self.snd_nxt != self.snd_una {
+            // SACK blocks feed the scoreboard on every ACK, in or out of recovery.
+            let newly_sacked = self.update_scoreboard(seg);
+            // RFC 5681 §2 (a)-(e) for NewReno. For a SACK connection RFC 6675 §2 defines a
+            // duplicate ACK as one whose SACK blocks cover new data, whatever its window or
+            // payload: a Linux receiver grows its window with each ACK while it holds
+            // out-of-order data, and a busy peer's ACKs ride on its own data.
+            let classic = data.is_empty() && !fin && seg_wnd == self.snd_wnd;
+            let dup = if self.has(F_SACK) && !seg.options.sack.as_slice().is_empty() {
+                newly_sacked > 0
+            } else {
+                classic
+            };
+            if dup {
+                self.on_dupack(sh, newly_sacked);
+            }
         }
         // RFC 9293 §3.10.7.4: update the send window only from newer segments.
         if self.snd_wl1.lt(seq) || (self.snd_wl1 == seq && self.snd_wl2.le(ack)) {
@@ -793,6 +799,17 @@ impl Tcb {
             self.dupacks = 0;
             self.cc
                 .on_ack(sh.now, acked, flight_before, self.rtt.srtt());
+            // RFC 6675 §5: a cumulative ACK whose SACK blocks make SND.UNA lost starts
+            // recovery too (the dupACKs before it may have been lost or carried data).
+            if self.has(F_SACK)
+                && self.snd_nxt != self.snd_una
+                && self
+                    .sb
+                    .as_ref()
+                    .is_some_and(|sb| sb.is_lost(self.snd_una, self.smss()))
+            {
+                self.enter_recovery(sh);
+            }
         }
         // Restart the retransmission timer for what remains (RFC 6298 §5.3).
         if self.rtx_kind == RTX_DATA || self.rtx_kind == RTX_SYN {
@@ -806,8 +823,7 @@ impl Tcb {
     }
 
     /// RFC 5681 §3.2 / RFC 6582 / RFC 6675 duplicate-ACK handling.
-    fn on_dupack(&mut self, sh: &mut Shared, seg: &TcpRepr) {
-        let newly_sacked = self.update_scoreboard(seg);
+    fn on_dupack(&mut self, sh: &mut Shared, newly_sacked: u32) {
         let mss = self.mss as u32;
         if self.has(F_RECOVERY) {
             if !self.has(F_SACK) {
@@ -826,6 +842,12 @@ impl Tcb {
         if self.dupacks < DUP_THRESH && !lost {
             return;
         }
+        self.enter_recovery(sh);
+    }
+
+    /// Fast retransmit / start of loss recovery (RFC 5681 §3.2, RFC 6582, RFC 6675 §5).
+    fn enter_recovery(&mut self, sh: &mut Shared) {
+        let mss = self.mss as u32;
         // RFC 6582 §3.2 step 2: only one recovery per window of data.
         // RFC 6582 §3.2 step 2 / RFC 6675 §5.1: no new recovery until SND.UNA passes the
         // previous recovery point (after an RTO, that is everything then outstanding).
@@ -981,6 +1003,12 @@ impl Tcb {
                 }
                 self.retries = self.retries.saturating_add(1);
                 sh.counters.mib.timeouts += 1;
+                // Like Linux's dst_negative_advice after tcp_retries1: repeated timeouts may
+                // mean the next hop learned from the peer's frames is wrong (a corrupted or
+                // stale source MAC), so look it up again (ARP cache, else a request).
+                if self.retries >= 3 {
+                    self.peer_mac = MacAddr::ZERO;
+                }
                 // RFC 6298 §5.4-5.6 and RFC 5681 §3.1: back off, collapse cwnd, go back to
                 // SND.UNA.
                 let flight = self.in_flight();

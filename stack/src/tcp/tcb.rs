@@ -851,7 +851,10 @@ impl Tcb {
         // RFC 6582 §3.2 step 2: only one recovery per window of data.
         // RFC 6582 §3.2 step 2 / RFC 6675 §5.1: no new recovery until SND.UNA passes the
         // previous recovery point (after an RTO, that is everything then outstanding).
-        if !self.snd_una.gt(self.recover) {
+        // With SACK, the duplicates a go-back-N pass provokes SACK nothing new and so are no
+        // dupACKs (RFC 6675 §2): once the pass is over, a new loss may start recovery at once
+        // instead of waiting for another RTO.
+        if !self.snd_una.gt(self.recover) && (!self.has(F_SACK) || self.has(F_LOSS)) {
             return;
         }
         let flight = self.snd_nxt - self.snd_una;
@@ -1017,9 +1020,8 @@ impl Tcb {
                 self.clear(F_RECOVERY | F_RTT_TIMING);
                 self.recover = self.snd_nxt;
                 self.dupacks = 0;
-                if let Some(sb) = self.sb.as_mut() {
-                    sb.clear();
-                }
+                // The scoreboard survives (RFC 6675 §5.1, as Linux keeps its SACKed marks):
+                // the go-back-N pass below skips what the peer already holds.
                 self.rtx_nxt = self.snd_una;
                 self.rtx_end = self.snd_nxt;
                 self.set(F_LOSS | F_RTX_FORCE);
@@ -1384,8 +1386,18 @@ impl Tcb {
                 if !force && flight + smss as u32 > cwnd.max(smss as u32) {
                     break;
                 }
+                // RFC 6675 §5.1: after an RTO, resend only what the peer has not SACKed.
+                let mut max_len = smss;
+                if let Some(sb) = self.sb.as_ref().filter(|_| self.has(F_SACK)) {
+                    let (from, run) = sb.unsacked_from(self.rtx_nxt);
+                    self.rtx_nxt = from;
+                    max_len = max_len.min(run as usize);
+                    if !(self.rtx_nxt.lt(self.rtx_end) && self.rtx_nxt.lt(self.snd_nxt)) {
+                        break;
+                    }
+                }
                 self.clear(F_RTX_FORCE);
-                if !self.retransmit_one(sh, tx, self.rtx_nxt, smss) {
+                if !self.retransmit_one(sh, tx, self.rtx_nxt, max_len) {
                     break;
                 }
             }

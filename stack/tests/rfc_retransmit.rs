@@ -258,9 +258,12 @@ fn sacked_segments_are_not_retransmitted_on_timeout_rfc6675_5_1() {
     let o = h.seg(ACK).sack(&[(seg(1), seg(3))]);
     h.send(o);
     h.expect_none();
-    let at = h.run_until_output(secs(10));
-    assert!(at.is_some());
-    let r = h.take();
+    // A tail loss probe (RFC 8985 §7) may go out first; the RTO follows it.
+    let mut r = Vec::new();
+    while h.counters().mib.timeouts == 0 {
+        assert!(h.run_until_output(secs(10)).is_some());
+        r = h.take();
+    }
     // The first segment goes again; SACKed ones must not precede it.
     assert_eq!(r[0].seq(), seg(0), "{}", show(&r));
     assert_eq!(r[0].len(), mss);
@@ -336,4 +339,45 @@ fn newreno_dup_ack_with_changed_window_is_not_counted_rfc5681_2() {
         h.expect_none();
     }
     assert_eq!(h.counters().mib.fast_retrans, 0);
+}
+
+/// RFC 8985 §7: with several segments in flight and no ACK, a tail loss probe resends the
+/// last segment after PTO = 2 * SRTT (200 ms), before the 300 ms RTO; only one per episode.
+#[test]
+fn tail_loss_probe_resends_last_segment_after_two_srtt_rfc8985_7() {
+    let (mut h, handle) = establish_rtt_100(TcpConfig::default());
+    let s = h.c.irs;
+    let t1 = h.now;
+    let (mss, _) = five_segments(&mut h, handle);
+    h.advance_to(t1 + ms(199));
+    h.expect_none();
+    h.advance_to(t1 + ms(200));
+    let r = h.take();
+    assert_eq!(r.len(), 1, "{}", show(&r));
+    assert_eq!(r[0].seq(), s + 1 + 4 * mss as u32);
+    assert_eq!(r[0].len(), mss);
+    assert_eq!(h.counters().mib.timeouts, 0);
+    assert_eq!(h.counters().mib.retrans_segs, 1);
+    // Still no ACK: the RTO (armed when the probe went out) resends from SND.UNA.
+    h.advance_to(t1 + ms(200 + 299));
+    h.expect_none();
+    h.advance_to(t1 + ms(200 + 300));
+    let r = h.take();
+    assert_eq!(r[0].seq(), s + 1, "{}", show(&r));
+    assert_eq!(h.counters().mib.timeouts, 1);
+}
+
+/// RFC 8985 §7.2: with one segment in flight the PTO includes the peer's worst-case delayed
+/// ACK, so it does not beat the RTO here (2 * 100 + 200 > 300 ms): the RTO fires first.
+#[test]
+fn single_segment_pto_adds_max_ack_delay_rfc8985_7_2() {
+    let (mut h, handle) = establish_rtt_100(TcpConfig::default());
+    let t1 = h.now;
+    h.app_send(handle, &pattern(100, 1));
+    h.take();
+    h.advance_to(t1 + ms(299));
+    h.expect_none();
+    h.advance_to(t1 + ms(300));
+    h.take();
+    assert_eq!(h.counters().mib.timeouts, 1);
 }

@@ -63,6 +63,8 @@ pub(crate) const F_SYN_ACKED: u32 = 1 << 22;
 /// The persist timer found a usable but small window: send despite SWS avoidance
 /// (RFC 9293 §3.8.6.2.1 override timeout).
 pub(crate) const F_FORCE_SEND: u32 = 1 << 23;
+/// This flight's tail loss probe went out (RFC 8985 §7: one probe per episode).
+pub(crate) const F_TLP: u32 = 1 << 25;
 /// `delack_due` holds when the owed delayed ACK must go out. The delack timer itself is lazy:
 /// it is not cancelled when an ACK goes out early, and a firing that finds the due time moved
 /// later re-arms instead (one wheel operation per delayed-ACK interval, not per segment pair).
@@ -86,6 +88,10 @@ pub(crate) const RTX_DATA: u8 = 2;
 pub(crate) const RTX_PERSIST: u8 = 3;
 pub(crate) const RTX_KEEPALIVE: u8 = 4;
 pub(crate) const RTX_FIN_WAIT2: u8 = 5;
+pub(crate) const RTX_TLP: u8 = 6;
+
+/// RFC 8985 §7.2 WCDelAckT: the worst-case delayed-ACK time of a peer holding one segment.
+const TLP_MAX_ACK_DELAY: Duration = Duration::from_millis(200);
 
 /// The minimum MSS a peer may impose (RFC 9293 §3.7.1 default is 536; below 64 is abuse).
 const MIN_PEER_MSS: u16 = 64;
@@ -811,8 +817,11 @@ impl Tcb {
                 self.enter_recovery(sh);
             }
         }
+        // A new episode may probe again (RFC 8985 §7.4: the probe's loss is repaired, or
+        // the flight moved on).
+        self.clear(F_TLP);
         // Restart the retransmission timer for what remains (RFC 6298 §5.3).
-        if self.rtx_kind == RTX_DATA || self.rtx_kind == RTX_SYN {
+        if self.rtx_kind == RTX_DATA || self.rtx_kind == RTX_SYN || self.rtx_kind == RTX_TLP {
             self.cancel_rtx(sh);
         }
         // Also when the app filled the buffer exactly (no short send, but nothing left).
@@ -1026,6 +1035,13 @@ impl Tcb {
                 self.rtx_end = self.snd_nxt;
                 self.set(F_LOSS | F_RTX_FORCE);
                 self.output(sh, tx, id);
+            }
+            RTX_TLP => {
+                if self.snd_una == self.snd_nxt {
+                    self.output(sh, tx, id);
+                    return;
+                }
+                self.send_tail_loss_probe(sh, tx, id);
             }
             RTX_PERSIST => {
                 if self.snd_wnd > 0 {
@@ -1652,9 +1668,12 @@ impl Tcb {
     /// Arms the rtx slot for what the connection is waiting for now.
     fn arm_timers(&mut self, sh: &mut Shared, id: SlotId) {
         if self.snd_una != self.snd_nxt {
-            if self.rtx_kind != RTX_DATA {
+            if self.rtx_kind != RTX_DATA && self.rtx_kind != RTX_TLP {
                 let rto = self.rtt.rto();
-                self.arm_rtx(sh, id, RTX_DATA, rto);
+                match self.pto() {
+                    Some(pto) if pto < rto => self.arm_rtx(sh, id, RTX_TLP, pto),
+                    _ => self.arm_rtx(sh, id, RTX_DATA, rto),
+                }
             }
             return;
         }
@@ -1690,6 +1709,63 @@ impl Tcb {
         if self.rtx_kind != RTX_NONE {
             self.cancel_rtx(sh);
         }
+    }
+
+    /// RFC 8985 §7.2 probe timeout, when a tail loss probe is allowed now: 2 * SRTT, plus the
+    /// peer's worst-case delayed ACK when only one segment is in flight.
+    fn pto(&self) -> Option<Duration> {
+        if !self.has(F_SACK) || self.has(F_RECOVERY | F_LOSS | F_TLP) || self.retries > 0 {
+            return None;
+        }
+        let srtt = self.rtt.srtt()?;
+        let mut pto = srtt * 2;
+        if self.snd_nxt - self.snd_una <= self.smss() {
+            pto += TLP_MAX_ACK_DELAY;
+        }
+        Some(pto)
+    }
+
+    /// RFC 8985 §7.3: the probe timer fired. Send one new segment if the peer's window admits
+    /// it, else resend the highest un-SACKed segment; then wait for the RTO.
+    fn send_tail_loss_probe<T: Transmit>(&mut self, sh: &mut Shared, tx: &mut T, id: SlotId) {
+        self.set(F_TLP);
+        let smss = self.smss();
+        let data_end = self.data_end();
+        let mut sent = false;
+        if self.snd_nxt.lt(data_end) && self.new_data_allowed(smss) {
+            let len = (data_end - self.snd_nxt).min(smss) as usize;
+            let all = self.snd_nxt + len == data_end;
+            let fin = all && self.has(F_FIN_QUEUED) && !self.has(F_FIN_SENT);
+            let seq = self.snd_nxt;
+            if self.send_data(sh, tx, seq, len, fin, all, false) {
+                self.snd_nxt += len;
+                if fin {
+                    self.snd_nxt += 1u32;
+                    self.set(F_FIN_SENT);
+                }
+                self.rtx_nxt = self.snd_nxt;
+                self.rtx_end = self.snd_nxt;
+                sent = true;
+            }
+        }
+        if !sent {
+            if let Some(top) = self.highest_unsacked_end() {
+                let start = if (top - self.snd_una) > smss {
+                    top - smss
+                } else {
+                    self.snd_una
+                };
+                // Like the rescue retransmission, the probe moves neither HighRxt nor the
+                // go-back-N cursor.
+                let (high_rxt, rtx_nxt) = (self.high_rxt, self.rtx_nxt);
+                self.retransmit_one(sh, tx, start, (top - start) as usize);
+                self.high_rxt = high_rxt;
+                self.rtx_nxt = rtx_nxt;
+            }
+        }
+        let rto = self.rtt.rto();
+        self.arm_rtx(sh, id, RTX_DATA, rto);
+        self.output(sh, tx, id);
     }
 
     /// Queues our FIN (app close / shutdown): the state moves at once (RFC 9293 §3.10.4).

@@ -258,10 +258,126 @@ fn sacked_segments_are_not_retransmitted_on_timeout_rfc6675_5_1() {
     let o = h.seg(ACK).sack(&[(seg(1), seg(3))]);
     h.send(o);
     h.expect_none();
-    let at = h.run_until_output(secs(10));
-    assert!(at.is_some());
-    let r = h.take();
+    // A tail loss probe (RFC 8985 §7) may go out first; the RTO follows it.
+    let mut r = Vec::new();
+    while h.counters().mib.timeouts == 0 {
+        assert!(h.run_until_output(secs(10)).is_some());
+        r = h.take();
+    }
     // The first segment goes again; SACKed ones must not precede it.
     assert_eq!(r[0].seq(), seg(0), "{}", show(&r));
     assert_eq!(r[0].len(), mss);
+}
+
+/// A Linux receiver holding out-of-order data grows its advertised window with every ACK, so
+/// RFC 5681's "window unchanged" condition (e) never holds. RFC 6675 §2: for a SACK connection
+/// an ACK that SACKs new data is a duplicate ACK whatever its window.
+#[test]
+fn sack_dup_acks_with_growing_window_trigger_fast_retransmit_rfc6675_2() {
+    let mut h = Harness::with_defaults();
+    let handle = h.establish();
+    let (p, s) = (h.c.iss, h.c.irs);
+    let (mss, _) = five_segments(&mut h, handle);
+    let m = mss as u32;
+    let seg = |i: u32| s + 1 + i * m;
+    h.c.ack = s + 1;
+    for (i, w) in [(2u32, 16400u16), (3, 16410), (4, 16420)] {
+        h.c.window = w;
+        let o = h.seg(ACK).sack(&[(seg(1), seg(i))]);
+        h.send(o);
+        if i < 4 {
+            h.expect_none();
+        }
+    }
+    let r = h.expect_one_nopsh(ACK, s + 1, p + 1);
+    assert_eq!(r.len(), mss);
+    assert_eq!(h.counters().mib.fast_retrans, 1);
+    assert_eq!(h.counters().mib.sack_recoveries, 1);
+    assert_eq!(h.counters().mib.timeouts, 0);
+}
+
+/// A busy peer acknowledges on its own data segments: with SACK blocks covering new data those
+/// count as duplicate ACKs too (RFC 6675 §2 has no "no data" condition).
+#[test]
+fn sack_dup_acks_riding_on_data_trigger_fast_retransmit_rfc6675_2() {
+    let mut h = Harness::with_defaults();
+    let handle = h.establish();
+    let s = h.c.irs;
+    let (mss, _) = five_segments(&mut h, handle);
+    let m = mss as u32;
+    let seg = |i: u32| s + 1 + i * m;
+    h.c.ack = s + 1;
+    for i in 2..=4u32 {
+        let o = h.seg(ACK | PSH).sack(&[(seg(1), seg(i))]).data(b"xy");
+        h.c.nxt = h.c.nxt.wrapping_add(2);
+        h.send(o);
+    }
+    let r = h.take();
+    let rtx: Vec<_> = r
+        .iter()
+        .filter(|x| x.seq() == s + 1 && x.len() == mss)
+        .collect();
+    assert_eq!(rtx.len(), 1, "{}", show(&r));
+    assert_eq!(h.counters().mib.fast_retrans, 1);
+}
+
+/// Without SACK the strict RFC 5681 §2 definition stays: a changed window is no dupACK.
+#[test]
+fn newreno_dup_ack_with_changed_window_is_not_counted_rfc5681_2() {
+    let mut h = Harness::with_defaults();
+    let opts = PeerOpts {
+        sack: false,
+        ..PeerOpts::full()
+    };
+    let handle = h.establish_with(opts);
+    let s = h.c.irs;
+    five_segments(&mut h, handle);
+    h.c.ack = s + 1;
+    for w in [16400u16, 16410, 16420, 16430] {
+        h.c.window = w;
+        h.send_ack();
+        h.expect_none();
+    }
+    assert_eq!(h.counters().mib.fast_retrans, 0);
+}
+
+/// RFC 8985 §7: with several segments in flight and no ACK, a tail loss probe resends the
+/// last segment after PTO = 2 * SRTT (200 ms), before the 300 ms RTO; only one per episode.
+#[test]
+fn tail_loss_probe_resends_last_segment_after_two_srtt_rfc8985_7() {
+    let (mut h, handle) = establish_rtt_100(TcpConfig::default());
+    let s = h.c.irs;
+    let t1 = h.now;
+    let (mss, _) = five_segments(&mut h, handle);
+    h.advance_to(t1 + ms(199));
+    h.expect_none();
+    h.advance_to(t1 + ms(200));
+    let r = h.take();
+    assert_eq!(r.len(), 1, "{}", show(&r));
+    assert_eq!(r[0].seq(), s + 1 + 4 * mss as u32);
+    assert_eq!(r[0].len(), mss);
+    assert_eq!(h.counters().mib.timeouts, 0);
+    assert_eq!(h.counters().mib.retrans_segs, 1);
+    // Still no ACK: the RTO (armed when the probe went out) resends from SND.UNA.
+    h.advance_to(t1 + ms(200 + 299));
+    h.expect_none();
+    h.advance_to(t1 + ms(200 + 300));
+    let r = h.take();
+    assert_eq!(r[0].seq(), s + 1, "{}", show(&r));
+    assert_eq!(h.counters().mib.timeouts, 1);
+}
+
+/// RFC 8985 §7.2: with one segment in flight the PTO includes the peer's worst-case delayed
+/// ACK, so it does not beat the RTO here (2 * 100 + 200 > 300 ms): the RTO fires first.
+#[test]
+fn single_segment_pto_adds_max_ack_delay_rfc8985_7_2() {
+    let (mut h, handle) = establish_rtt_100(TcpConfig::default());
+    let t1 = h.now;
+    h.app_send(handle, &pattern(100, 1));
+    h.take();
+    h.advance_to(t1 + ms(299));
+    h.expect_none();
+    h.advance_to(t1 + ms(300));
+    h.take();
+    assert_eq!(h.counters().mib.timeouts, 1);
 }

@@ -3,6 +3,7 @@
 pub mod cc;
 pub mod cookie;
 pub mod isn;
+pub mod rack;
 pub mod rtt;
 pub mod scoreboard;
 pub mod tcb;

@@ -104,6 +104,28 @@ impl Scoreboard {
         self.ranges.get(i).is_some_and(|r| r.0.le(seq))
     }
 
+    /// Where the un-SACKed run starting at or after `seq` begins, and how long it is at most
+    /// (up to the next SACKed range; `u32::MAX` when none lies above).
+    pub fn unsacked_from(&self, seq: SeqNum) -> (SeqNum, u32) {
+        let i = self.ranges.partition_point(|r| r.1.le(seq));
+        match self.ranges.get(i) {
+            Some(r) if r.0.le(seq) => {
+                let next = self.ranges.get(i + 1).map_or(u32::MAX, |n| n.0 - r.1);
+                (r.1, next)
+            }
+            Some(r) => (seq, r.0 - seq),
+            None => (seq, u32::MAX),
+        }
+    }
+
+    /// Whether `[start, end)` lies inside one SACKed range.
+    pub fn covers(&self, start: SeqNum, end: SeqNum) -> bool {
+        let i = self.ranges.partition_point(|r| r.1.le(start));
+        self.ranges
+            .get(i)
+            .is_some_and(|r| r.0.le(start) && end.le(r.1))
+    }
+
     /// RFC 6675 IsLost(seq): DupThresh discontiguous SACKed segments, or more than
     /// (DupThresh - 1) * SMSS bytes SACKed, above `seq`. "Discontiguous SACKed sequences"
     /// are counted as distinct scoreboard ranges above `seq`.

@@ -63,6 +63,8 @@ pub(crate) const F_SYN_ACKED: u32 = 1 << 22;
 /// The persist timer found a usable but small window: send despite SWS avoidance
 /// (RFC 9293 §3.8.6.2.1 override timeout).
 pub(crate) const F_FORCE_SEND: u32 = 1 << 23;
+/// This flight's tail loss probe went out (RFC 8985 §7: one probe per episode).
+pub(crate) const F_TLP: u32 = 1 << 25;
 /// `delack_due` holds when the owed delayed ACK must go out. The delack timer itself is lazy:
 /// it is not cancelled when an ACK goes out early, and a firing that finds the due time moved
 /// later re-arms instead (one wheel operation per delayed-ACK interval, not per segment pair).
@@ -86,6 +88,10 @@ pub(crate) const RTX_DATA: u8 = 2;
 pub(crate) const RTX_PERSIST: u8 = 3;
 pub(crate) const RTX_KEEPALIVE: u8 = 4;
 pub(crate) const RTX_FIN_WAIT2: u8 = 5;
+pub(crate) const RTX_TLP: u8 = 6;
+
+/// RFC 8985 §7.2 WCDelAckT: the worst-case delayed-ACK time of a peer holding one segment.
+const TLP_MAX_ACK_DELAY: Duration = Duration::from_millis(200);
 
 /// The minimum MSS a peer may impose (RFC 9293 §3.7.1 default is 536; below 64 is abuse).
 const MIN_PEER_MSS: u16 = 64;
@@ -492,16 +498,22 @@ impl Tcb {
         let seg_wnd = (seg.window as u32) << wnd_shift;
         if ack.gt(self.snd_una) {
             self.on_new_ack(sh, ack, seg, ev);
-        } else if ack == self.snd_una
-            && data.is_empty()
-            && !fin
-            && seg_wnd == self.snd_wnd
-            && self.snd_nxt != self.snd_una
-        {
-            self.on_dupack(sh, seg);
-        } else if ack == self.snd_una && self.has(F_RECOVERY) && self.has(F_SACK) {
-            // SACK info on a non-duplicate ACK still feeds the scoreboard.
-            self.update_scoreboard(seg);
+        } else if ack == self.snd_una && self.snd_nxt != self.snd_una {
+            // SACK blocks feed the scoreboard on every ACK, in or out of recovery.
+            let newly_sacked = self.update_scoreboard(seg);
+            // RFC 5681 §2 (a)-(e) for NewReno. For a SACK connection RFC 6675 §2 defines a
+            // duplicate ACK as one whose SACK blocks cover new data, whatever its window or
+            // payload: a Linux receiver grows its window with each ACK while it holds
+            // out-of-order data, and a busy peer's ACKs ride on its own data.
+            let classic = data.is_empty() && !fin && seg_wnd == self.snd_wnd;
+            let dup = if self.has(F_SACK) && !seg.options.sack.as_slice().is_empty() {
+                newly_sacked > 0
+            } else {
+                classic
+            };
+            if dup {
+                self.on_dupack(sh, newly_sacked);
+            }
         }
         // RFC 9293 §3.10.7.4: update the send window only from newer segments.
         if self.snd_wl1.lt(seq) || (self.snd_wl1 == seq && self.snd_wl2.le(ack)) {
@@ -793,9 +805,23 @@ impl Tcb {
             self.dupacks = 0;
             self.cc
                 .on_ack(sh.now, acked, flight_before, self.rtt.srtt());
+            // RFC 6675 §5: a cumulative ACK whose SACK blocks make SND.UNA lost starts
+            // recovery too (the dupACKs before it may have been lost or carried data).
+            if self.has(F_SACK)
+                && self.snd_nxt != self.snd_una
+                && self
+                    .sb
+                    .as_ref()
+                    .is_some_and(|sb| sb.is_lost(self.snd_una, self.smss()))
+            {
+                self.enter_recovery(sh);
+            }
         }
+        // A new episode may probe again (RFC 8985 §7.4: the probe's loss is repaired, or
+        // the flight moved on).
+        self.clear(F_TLP);
         // Restart the retransmission timer for what remains (RFC 6298 §5.3).
-        if self.rtx_kind == RTX_DATA || self.rtx_kind == RTX_SYN {
+        if self.rtx_kind == RTX_DATA || self.rtx_kind == RTX_SYN || self.rtx_kind == RTX_TLP {
             self.cancel_rtx(sh);
         }
         // Also when the app filled the buffer exactly (no short send, but nothing left).
@@ -806,8 +832,7 @@ impl Tcb {
     }
 
     /// RFC 5681 §3.2 / RFC 6582 / RFC 6675 duplicate-ACK handling.
-    fn on_dupack(&mut self, sh: &mut Shared, seg: &TcpRepr) {
-        let newly_sacked = self.update_scoreboard(seg);
+    fn on_dupack(&mut self, sh: &mut Shared, newly_sacked: u32) {
         let mss = self.mss as u32;
         if self.has(F_RECOVERY) {
             if !self.has(F_SACK) {
@@ -826,10 +851,19 @@ impl Tcb {
         if self.dupacks < DUP_THRESH && !lost {
             return;
         }
+        self.enter_recovery(sh);
+    }
+
+    /// Fast retransmit / start of loss recovery (RFC 5681 §3.2, RFC 6582, RFC 6675 §5).
+    fn enter_recovery(&mut self, sh: &mut Shared) {
+        let mss = self.mss as u32;
         // RFC 6582 §3.2 step 2: only one recovery per window of data.
         // RFC 6582 §3.2 step 2 / RFC 6675 §5.1: no new recovery until SND.UNA passes the
         // previous recovery point (after an RTO, that is everything then outstanding).
-        if !self.snd_una.gt(self.recover) {
+        // With SACK, the duplicates a go-back-N pass provokes SACK nothing new and so are no
+        // dupACKs (RFC 6675 §2): once the pass is over, a new loss may start recovery at once
+        // instead of waiting for another RTO.
+        if !self.snd_una.gt(self.recover) && (!self.has(F_SACK) || self.has(F_LOSS)) {
             return;
         }
         let flight = self.snd_nxt - self.snd_una;
@@ -981,6 +1015,12 @@ impl Tcb {
                 }
                 self.retries = self.retries.saturating_add(1);
                 sh.counters.mib.timeouts += 1;
+                // Like Linux's dst_negative_advice after tcp_retries1: repeated timeouts may
+                // mean the next hop learned from the peer's frames is wrong (a corrupted or
+                // stale source MAC), so look it up again (ARP cache, else a request).
+                if self.retries >= 3 {
+                    self.peer_mac = MacAddr::ZERO;
+                }
                 // RFC 6298 §5.4-5.6 and RFC 5681 §3.1: back off, collapse cwnd, go back to
                 // SND.UNA.
                 let flight = self.in_flight();
@@ -989,13 +1029,19 @@ impl Tcb {
                 self.clear(F_RECOVERY | F_RTT_TIMING);
                 self.recover = self.snd_nxt;
                 self.dupacks = 0;
-                if let Some(sb) = self.sb.as_mut() {
-                    sb.clear();
-                }
+                // The scoreboard survives (RFC 6675 §5.1, as Linux keeps its SACKed marks):
+                // the go-back-N pass below skips what the peer already holds.
                 self.rtx_nxt = self.snd_una;
                 self.rtx_end = self.snd_nxt;
                 self.set(F_LOSS | F_RTX_FORCE);
                 self.output(sh, tx, id);
+            }
+            RTX_TLP => {
+                if self.snd_una == self.snd_nxt {
+                    self.output(sh, tx, id);
+                    return;
+                }
+                self.send_tail_loss_probe(sh, tx, id);
             }
             RTX_PERSIST => {
                 if self.snd_wnd > 0 {
@@ -1356,8 +1402,18 @@ impl Tcb {
                 if !force && flight + smss as u32 > cwnd.max(smss as u32) {
                     break;
                 }
+                // RFC 6675 §5.1: after an RTO, resend only what the peer has not SACKed.
+                let mut max_len = smss;
+                if let Some(sb) = self.sb.as_ref().filter(|_| self.has(F_SACK)) {
+                    let (from, run) = sb.unsacked_from(self.rtx_nxt);
+                    self.rtx_nxt = from;
+                    max_len = max_len.min(run as usize);
+                    if !(self.rtx_nxt.lt(self.rtx_end) && self.rtx_nxt.lt(self.snd_nxt)) {
+                        break;
+                    }
+                }
                 self.clear(F_RTX_FORCE);
-                if !self.retransmit_one(sh, tx, self.rtx_nxt, smss) {
+                if !self.retransmit_one(sh, tx, self.rtx_nxt, max_len) {
                     break;
                 }
             }
@@ -1612,9 +1668,12 @@ impl Tcb {
     /// Arms the rtx slot for what the connection is waiting for now.
     fn arm_timers(&mut self, sh: &mut Shared, id: SlotId) {
         if self.snd_una != self.snd_nxt {
-            if self.rtx_kind != RTX_DATA {
+            if self.rtx_kind != RTX_DATA && self.rtx_kind != RTX_TLP {
                 let rto = self.rtt.rto();
-                self.arm_rtx(sh, id, RTX_DATA, rto);
+                match self.pto() {
+                    Some(pto) if pto < rto => self.arm_rtx(sh, id, RTX_TLP, pto),
+                    _ => self.arm_rtx(sh, id, RTX_DATA, rto),
+                }
             }
             return;
         }
@@ -1650,6 +1709,63 @@ impl Tcb {
         if self.rtx_kind != RTX_NONE {
             self.cancel_rtx(sh);
         }
+    }
+
+    /// RFC 8985 §7.2 probe timeout, when a tail loss probe is allowed now: 2 * SRTT, plus the
+    /// peer's worst-case delayed ACK when only one segment is in flight.
+    fn pto(&self) -> Option<Duration> {
+        if !self.has(F_SACK) || self.has(F_RECOVERY | F_LOSS | F_TLP) || self.retries > 0 {
+            return None;
+        }
+        let srtt = self.rtt.srtt()?;
+        let mut pto = srtt * 2;
+        if self.snd_nxt - self.snd_una <= self.smss() {
+            pto += TLP_MAX_ACK_DELAY;
+        }
+        Some(pto)
+    }
+
+    /// RFC 8985 §7.3: the probe timer fired. Send one new segment if the peer's window admits
+    /// it, else resend the highest un-SACKed segment; then wait for the RTO.
+    fn send_tail_loss_probe<T: Transmit>(&mut self, sh: &mut Shared, tx: &mut T, id: SlotId) {
+        self.set(F_TLP);
+        let smss = self.smss();
+        let data_end = self.data_end();
+        let mut sent = false;
+        if self.snd_nxt.lt(data_end) && self.new_data_allowed(smss) {
+            let len = (data_end - self.snd_nxt).min(smss) as usize;
+            let all = self.snd_nxt + len == data_end;
+            let fin = all && self.has(F_FIN_QUEUED) && !self.has(F_FIN_SENT);
+            let seq = self.snd_nxt;
+            if self.send_data(sh, tx, seq, len, fin, all, false) {
+                self.snd_nxt += len;
+                if fin {
+                    self.snd_nxt += 1u32;
+                    self.set(F_FIN_SENT);
+                }
+                self.rtx_nxt = self.snd_nxt;
+                self.rtx_end = self.snd_nxt;
+                sent = true;
+            }
+        }
+        if !sent {
+            if let Some(top) = self.highest_unsacked_end() {
+                let start = if (top - self.snd_una) > smss {
+                    top - smss
+                } else {
+                    self.snd_una
+                };
+                // Like the rescue retransmission, the probe moves neither HighRxt nor the
+                // go-back-N cursor.
+                let (high_rxt, rtx_nxt) = (self.high_rxt, self.rtx_nxt);
+                self.retransmit_one(sh, tx, start, (top - start) as usize);
+                self.high_rxt = high_rxt;
+                self.rtx_nxt = rtx_nxt;
+            }
+        }
+        let rto = self.rtt.rto();
+        self.arm_rtx(sh, id, RTX_DATA, rto);
+        self.output(sh, tx, id);
     }
 
     /// Queues our FIN (app close / shutdown): the state moves at once (RFC 9293 §3.10.4).

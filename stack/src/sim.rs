@@ -78,8 +78,6 @@ pub struct LinkStats {
     pub duplicated: u64,
     pub corrupted: u64,
     pub reordered: u64,
-    /// Longest frame put on the wire (bytes, Ethernet header included).
-    pub max_frame: usize,
 }
 
 struct InFlight {
@@ -148,7 +146,6 @@ impl Link {
     /// Puts a frame on the wire at `now`, applying the impairments.
     pub fn send(&mut self, now: Instant, mut frame: Vec<u8>) {
         self.stats.sent += 1;
-        self.stats.max_frame = self.stats.max_frame.max(frame.len());
         if self.imp.is_perfect() {
             self.fifo.push_back(frame);
             return;

@@ -1206,15 +1206,7 @@ impl Tcb {
         if psh && len > 0 {
             fl |= TcpFlags::PSH;
         }
-        let mut repr = self.header(sh, seq, fl);
-        // Payload and options together must fit the MSS (RFC 6691): segments are sized for the
-        // timestamp option only, so SACK blocks that would push a full segment past the MTU are
-        // left off it (pure duplicate ACKs still carry them all).
-        while repr.options.sack.len > 0
-            && len + repr.header_len() - crate::wire::tcp::HEADER_LEN > self.mss as usize
-        {
-            repr.options.sack.len -= 1;
-        }
+        let repr = self.header(sh, seq, fl);
         let off = (seq - self.data_start()) as usize;
         let (a, b) = self.sndbuf.slices(off, len);
         let ok = sh.emit_tcp(tx, &mut self.peer_mac, self.tuple.remote_ip, &repr, (a, b));

@@ -6,3 +6,4 @@ pub mod isn;
 pub mod rtt;
 pub mod scoreboard;
 pub mod tcb;
+pub mod timewait;

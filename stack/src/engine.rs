@@ -18,10 +18,8 @@ use crate::wire::arp::{ArpCache, ArpOp, ArpRepr};
 use crate::wire::frame::{self, FrameDrop, Parsed};
 use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
 use crate::wire::{ChecksumCaps, MacAddr, RxMeta};
-use core::hash::Hasher;
 use core::net::{Ipv4Addr, SocketAddrV4};
 use core::time::Duration;
-use siphasher::sip::SipHasher13;
 
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
@@ -138,7 +136,6 @@ pub(crate) struct Shared {
     arp: ArpCache,
     isn: IsnGenerator,
     cookies: SynCookies,
-    ts_key: (u64, u64),
     chal_epoch: u64,
     chal_count: u32,
 }
@@ -176,10 +173,9 @@ impl Shared {
 
     /// Per-4-tuple timestamp offset (RFC 7323 §5.4): keyed, so it reveals nothing, and stable
     /// per tuple, so TSvals keep growing across incarnations (RFC 6191).
+    /// It shares the ISN's keyed hash (see `IsnGenerator::isn_and_ts_offset`).
     fn ts_offset(&self, tuple: &FourTuple) -> u32 {
-        let mut h = SipHasher13::new_with_keys(self.ts_key.0, self.ts_key.1);
-        h.write(&tuple.to_bytes());
-        h.finish() as u32
+        self.isn.ts_offset(tuple)
     }
 
     fn next_hop(&self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
@@ -393,7 +389,8 @@ impl<A: App> Engine<A> {
         let mut seed = config.seed;
         let isn = IsnGenerator::new(secret16(&mut seed));
         let cookies = SynCookies::new(secret16(&mut seed));
-        let ts_key = (splitmix64(&mut seed), splitmix64(&mut seed));
+        // Formerly the timestamp-offset key; still drawn so the keys below stay as they were.
+        let _ = (splitmix64(&mut seed), splitmix64(&mut seed));
         let table_seed = splitmix64(&mut seed);
         let tw_seed = splitmix64(&mut seed);
         let our_mss = config.tcp.mss.min(config.mtu - 40);
@@ -424,7 +421,6 @@ impl<A: App> Engine<A> {
             arp: ArpCache::new(1024, config.arp_timeout),
             isn,
             cookies,
-            ts_key,
             chal_epoch: 0,
             chal_count: 0,
             cfg: config.tcp,
@@ -523,8 +519,7 @@ impl<A: App> Engine<A> {
             }
         }
         let mac = self.sh.arp.lookup(hop, now).unwrap_or(MacAddr::ZERO);
-        let iss = self.sh.isn.isn(now, &tuple);
-        let ts_off = self.sh.ts_offset(&tuple);
+        let (iss, ts_off) = self.sh.isn.isn_and_ts_offset(now, &tuple);
         let mut t = Tcb::new(&self.sh, tuple, mac, State::SynSent, iss, ts_off);
         t.set(tcb::F_APP_OPEN);
         let id = self
@@ -828,8 +823,7 @@ impl<A: App> Engine<A> {
             self.sh.counters.drops.tcp_syn_queue_full += 1;
             return;
         }
-        let iss = self.sh.isn.isn(self.sh.now, &tuple);
-        let ts_off = self.sh.ts_offset(&tuple);
+        let (iss, ts_off) = self.sh.isn.isn_and_ts_offset(self.sh.now, &tuple);
         let mut t = Tcb::new(&self.sh, tuple, eth_src, State::SynReceived, iss, ts_off);
         t.set(tcb::F_PASSIVE | tcb::F_IN_SYNQ);
         t.irs = seg.seq;

@@ -285,7 +285,7 @@ fn main() {
         per(h2 - h0, n)
     );
     println!(
-        "  TIME_WAIT table growth (H2-H1)/N = {:.1} B (the connection slab is kept, so this is the TIME_WAIT store alone)",
+        "  heap growth over the close (H2-H1)/N = {:.1} B: the TIME_WAIT table plus what closing N at once grew and keeps (timer-wheel capacity of the FIN timers); see H3",
         per(h2 - h1, n)
     );
     println!(

@@ -11,12 +11,12 @@
 //! - Index: open addressing with linear probing and Robin Hood displacement over a table of any
 //!   size (home bucket by multiply-shift, not a mask, so it can grow by 1.25× instead of 2×),
 //!   one `u64` per bucket: the tuple's 31-bit hash with the top bit set (so 0 means empty) and
-//!   the entry's serial. Backward-shift deletion, no tombstones. Load at most 9/10.
+//!   the entry's serial. Backward-shift deletion, no tombstones. Load at most 4/5 (linear-probing inserts get long past that).
 //! - Shrinking: when live entries fall to a quarter of the ring's capacity, ring and index are
 //!   rebuilt for twice the live count (an empty table frees both), so a TIME_WAIT storm's heap
 //!   is returned once it expires.
 //!
-//! Per entry this costs 32 B in the ring and 8/load B in the index: about 41–51 B, against
+//! Per entry this costs 32 B in the ring and 8/load B in the index: about 42–53 B, against
 //! ~95–100 B for a slab table plus a timer-wheel entry each.
 //!
 //! Expiry times are milliseconds as a wrapping `u32` (compared within ±24 days); 2×MSL is
@@ -379,7 +379,7 @@ impl TimeWaitTable {
         self.ring[p] = e;
         self.ring_len += 1;
         self.live += 1;
-        if self.live * 10 > self.index.len() * 9 {
+        if self.live * 5 > self.index.len() * 4 {
             self.grow_index(self.live);
         }
         let tag = self.tag(&e.tuple);
@@ -401,9 +401,9 @@ impl TimeWaitTable {
         self.head = 0;
     }
 
-    /// An index sized for `live` entries at ~3/4 load (grown by 1.25× from its current size).
+    /// An index sized for `live` entries at load 5/8 (and at least 1.25× its current size).
     fn grow_index(&mut self, live: usize) {
-        let want = (live * 4 / 3 + 1).max(self.index.len() + self.index.len() / 4);
+        let want = (live * 8 / 5 + 1).max(self.index.len() + self.index.len() / 4);
         self.reindex(want.max(MIN_CAP));
     }
 
@@ -513,7 +513,7 @@ impl TimeWaitTable {
         let n = if self.live == 0 {
             0
         } else {
-            (self.live * 4 / 3 + 1).max(MIN_CAP)
+            (self.live * 8 / 5 + 1).max(MIN_CAP)
         };
         let mut index = Vec::with_capacity(n);
         index.resize(n, EMPTY);

@@ -11,16 +11,15 @@ use crate::table::{ConnTable, SlotId};
 use crate::tcp::cookie::SynCookies;
 use crate::tcp::isn::IsnGenerator;
 use crate::tcp::tcb::{self, Events, Tcb};
+use crate::tcp::timewait::{TimeWaitTable, TwEntry, TwId};
 use crate::time::Instant;
 use crate::timer::{TimerId, TimerWheel};
 use crate::wire::arp::{ArpCache, ArpOp, ArpRepr};
 use crate::wire::frame::{self, FrameDrop, Parsed};
 use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
 use crate::wire::{ChecksumCaps, MacAddr, RxMeta};
-use core::hash::Hasher;
 use core::net::{Ipv4Addr, SocketAddrV4};
 use core::time::Duration;
-use siphasher::sip::SipHasher13;
 
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
@@ -87,9 +86,11 @@ pub(crate) enum TimerPayload {
     /// The connection's "rtx" slot: SYN/SYN-ACK/data retransmit, persist, keepalive, FIN_WAIT_2.
     Rtx(SlotId),
     DelAck(SlotId),
-    /// A TIME_WAIT table entry's 2×MSL.
-    TimeWait(SlotId),
 }
+
+/// TIME_WAIT entries expired per `poll` at most, so one poll stays short after a storm; the
+/// rest go on the next (`poll_at` then says "now").
+const TW_EXPIRE_BUDGET: usize = 1024;
 
 /// One connection slot: the Tcb and the app's state, inline.
 pub(crate) struct Slot<S> {
@@ -102,19 +103,8 @@ pub fn slot_size<S>() -> usize {
     core::mem::size_of::<Slot<S>>()
 }
 
-/// A TIME_WAIT connection: only what re-ACKing a FIN and judging a new SYN need. It only ever
-/// answers a received frame, so the next hop is that frame's source; the timestamp offset is
-/// recomputed from the tuple on the (rare) reply.
-pub(crate) struct TwEntry {
-    snd_nxt: SeqNum,
-    rcv_nxt: SeqNum,
-    ts_recent: u32,
-    timer: TimerId,
-    window: u16,
-    ts_ok: bool,
-}
-
-/// Bytes of one TIME_WAIT entry (without the table's own overhead).
+/// Bytes of one TIME_WAIT entry, 4-tuple and expiry included (without the index: ~9–11 B
+/// more per entry, see `tcp::timewait`).
 pub fn time_wait_entry_size() -> usize {
     core::mem::size_of::<TwEntry>()
 }
@@ -146,7 +136,6 @@ pub(crate) struct Shared {
     arp: ArpCache,
     isn: IsnGenerator,
     cookies: SynCookies,
-    ts_key: (u64, u64),
     chal_epoch: u64,
     chal_count: u32,
 }
@@ -184,10 +173,9 @@ impl Shared {
 
     /// Per-4-tuple timestamp offset (RFC 7323 §5.4): keyed, so it reveals nothing, and stable
     /// per tuple, so TSvals keep growing across incarnations (RFC 6191).
+    /// It shares the ISN's keyed hash (see `IsnGenerator::isn_and_ts_offset`).
     fn ts_offset(&self, tuple: &FourTuple) -> u32 {
-        let mut h = SipHasher13::new_with_keys(self.ts_key.0, self.ts_key.1);
-        h.write(&tuple.to_bytes());
-        h.finish() as u32
+        self.isn.ts_offset(tuple)
     }
 
     fn next_hop(&self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
@@ -296,9 +284,10 @@ impl Shared {
         }
     }
 
-    fn tw_ack<T: Transmit>(&mut self, tx: &mut T, tuple: &FourTuple, e: &TwEntry, mac: MacAddr) {
+    fn tw_ack<T: Transmit>(&mut self, tx: &mut T, e: &TwEntry, mac: MacAddr) {
+        let tuple = &e.tuple;
         let mut options = TcpOptions::default();
-        if e.ts_ok {
+        if e.ts_ok() {
             options.timestamp = Some((
                 (self.now.as_millis() as u32).wrapping_add(self.ts_offset(tuple)),
                 e.ts_recent,
@@ -345,30 +334,18 @@ fn release<S>(sh: &mut Shared, listeners: &mut [Listener], slot: &mut Slot<S>) {
 }
 
 /// A compact entry keeps the 4-tuple of a connection that reached TIME_WAIT for 2×MSL.
-fn time_wait_insert(sh: &mut Shared, tw: &mut ConnTable<TwEntry>, tuple: FourTuple, t: &Tcb) {
-    if tw.len() >= sh.cfg.max_time_wait {
-        sh.counters.mib.tw_killed += 1;
-        return;
-    }
+fn time_wait_insert(sh: &mut Shared, tw: &mut TimeWaitTable, tuple: FourTuple, t: &Tcb) {
     let wnd = (t.rcv_adv - t.rcv_nxt) >> t.rcv_wscale;
-    let e = TwEntry {
-        snd_nxt: t.snd_nxt,
-        rcv_nxt: t.rcv_nxt,
-        ts_recent: t.ts_recent,
-        timer: TimerId::NONE,
-        window: wnd.min(65535) as u16,
-        ts_ok: t.has(tcb::F_TS),
-    };
-    match tw.insert(tuple, e) {
-        Ok(twid) => {
-            let timer = sh
-                .timers
-                .schedule(sh.now + sh.cfg.msl * 2, TimerPayload::TimeWait(twid));
-            if let Some(e) = tw.get_mut(twid) {
-                e.timer = timer;
-            }
-            sh.counters.states.enter(State::TimeWait);
-        }
+    let e = TwEntry::new(
+        tuple,
+        t.snd_nxt,
+        t.rcv_nxt,
+        t.ts_recent,
+        wnd.min(65535) as u16,
+        t.has(tcb::F_TS),
+    );
+    match tw.insert(sh.now, e) {
+        Ok(()) => sh.counters.states.enter(State::TimeWait),
         Err(_) => sh.counters.mib.tw_killed += 1,
     }
 }
@@ -382,7 +359,7 @@ fn listener_leave(listeners: &mut [Listener], port: u16) {
 pub struct Engine<A: App> {
     app: A,
     conns: ConnTable<Slot<A::State>>,
-    tw: ConnTable<TwEntry>,
+    tw: TimeWaitTable,
     listeners: Vec<Listener>,
     sh: Shared,
     next_port: u16,
@@ -412,7 +389,8 @@ impl<A: App> Engine<A> {
         let mut seed = config.seed;
         let isn = IsnGenerator::new(secret16(&mut seed));
         let cookies = SynCookies::new(secret16(&mut seed));
-        let ts_key = (splitmix64(&mut seed), splitmix64(&mut seed));
+        // Formerly the timestamp-offset key; still drawn so the keys below stay as they were.
+        let _ = (splitmix64(&mut seed), splitmix64(&mut seed));
         let table_seed = splitmix64(&mut seed);
         let tw_seed = splitmix64(&mut seed);
         let our_mss = config.tcp.mss.min(config.mtu - 40);
@@ -443,7 +421,6 @@ impl<A: App> Engine<A> {
             arp: ArpCache::new(1024, config.arp_timeout),
             isn,
             cookies,
-            ts_key,
             chal_epoch: 0,
             chal_count: 0,
             cfg: config.tcp,
@@ -451,7 +428,7 @@ impl<A: App> Engine<A> {
         Ok(Engine {
             app,
             conns: ConnTable::new(sh.cfg.max_conns, table_seed),
-            tw: ConnTable::new(sh.cfg.max_time_wait.max(1), tw_seed),
+            tw: TimeWaitTable::new(sh.cfg.max_time_wait, sh.cfg.msl * 2, tw_seed),
             listeners: Vec::new(),
             sh,
             next_port: EPHEMERAL_LO,
@@ -542,8 +519,7 @@ impl<A: App> Engine<A> {
             }
         }
         let mac = self.sh.arp.lookup(hop, now).unwrap_or(MacAddr::ZERO);
-        let iss = self.sh.isn.isn(now, &tuple);
-        let ts_off = self.sh.ts_offset(&tuple);
+        let (iss, ts_off) = self.sh.isn.isn_and_ts_offset(now, &tuple);
         let mut t = Tcb::new(&self.sh, tuple, mac, State::SynSent, iss, ts_off);
         t.set(tcb::F_APP_OPEN);
         let id = self
@@ -695,7 +671,7 @@ impl<A: App> Engine<A> {
             return;
         }
         if let Some(twid) = self.tw.lookup(&tuple) {
-            if self.tw_input(twid, &tuple, eth_src, seg, payload, tx) {
+            if self.tw_input(twid, eth_src, seg, payload, tx) {
                 return;
             }
         }
@@ -706,18 +682,21 @@ impl<A: App> Engine<A> {
     /// recycled for a new SYN, which the listener must now handle.
     fn tw_input<T: Transmit>(
         &mut self,
-        twid: SlotId,
-        tuple: &FourTuple,
+        twid: TwId,
         eth_src: MacAddr,
         seg: &TcpRepr,
         payload: &[u8],
         tx: &mut T,
     ) -> bool {
-        let Some(e) = self.tw.get_mut(twid) else {
+        let Some(&e) = self.tw.get(twid) else {
             return false;
         };
         let f = seg.flags;
-        let seg_ts = if e.ts_ok { seg.options.timestamp } else { None };
+        let seg_ts = if e.ts_ok() {
+            seg.options.timestamp
+        } else {
+            None
+        };
         if f.rst() {
             // RFC 1337: a RST must not cut TIME-WAIT short (TIME-WAIT assassination).
             self.sh.counters.drops.tcp_time_wait += 1;
@@ -733,7 +712,7 @@ impl<A: App> Engine<A> {
                 self.sh.counters.mib.tw_recycled += 1;
                 return false;
             }
-            self.sh.tw_ack(tx, tuple, e, eth_src);
+            self.sh.tw_ack(tx, &e, eth_src);
             self.sh.counters.drops.tcp_time_wait += 1;
             return true;
         }
@@ -741,29 +720,24 @@ impl<A: App> Engine<A> {
             if (tsval.wrapping_sub(e.ts_recent) as i32) < 0 {
                 self.sh.counters.mib.paws_estab_rejected += 1;
                 self.sh.counters.drops.tcp_paws += 1;
-                self.sh.tw_ack(tx, tuple, e, eth_src);
+                self.sh.tw_ack(tx, &e, eth_src);
                 return true;
             }
         }
         let fin = f.fin();
         if fin || !payload.is_empty() || seg.seq != e.rcv_nxt {
             // A retransmitted FIN: our last ACK was lost. Re-ACK and restart 2×MSL.
-            self.sh.tw_ack(tx, tuple, e, eth_src);
+            self.sh.tw_ack(tx, &e, eth_src);
             if fin {
-                self.sh.timers.cancel(e.timer);
-                e.timer = self.sh.timers.schedule(
-                    self.sh.now + self.sh.cfg.msl * 2,
-                    TimerPayload::TimeWait(twid),
-                );
+                self.tw.restart(self.sh.now, twid);
             }
         }
         self.sh.counters.drops.tcp_time_wait += 1;
         true
     }
 
-    fn tw_remove(&mut self, twid: SlotId) {
-        if let Some((_, e)) = self.tw.remove(twid) {
-            self.sh.timers.cancel(e.timer);
+    fn tw_remove(&mut self, twid: TwId) {
+        if self.tw.remove(twid).is_some() {
             self.sh.counters.states.leave(State::TimeWait);
         }
     }
@@ -849,8 +823,7 @@ impl<A: App> Engine<A> {
             self.sh.counters.drops.tcp_syn_queue_full += 1;
             return;
         }
-        let iss = self.sh.isn.isn(self.sh.now, &tuple);
-        let ts_off = self.sh.ts_offset(&tuple);
+        let (iss, ts_off) = self.sh.isn.isn_and_ts_offset(self.sh.now, &tuple);
         let mut t = Tcb::new(&self.sh, tuple, eth_src, State::SynReceived, iss, ts_off);
         t.set(tcb::F_PASSIVE | tcb::F_IN_SYNQ);
         t.irs = seg.seq;
@@ -1193,19 +1166,28 @@ impl<A: App> Engine<A> {
                     };
                     slot.tcb.on_delack_timer(&mut self.sh, tx, id);
                 }
-                TimerPayload::TimeWait(twid) => {
-                    if self.tw.remove(twid).is_some() {
-                        self.sh.counters.states.leave(State::TimeWait);
-                        self.sh.counters.mib.tw_expired += 1;
-                    }
-                }
             }
+        }
+        let n = self.tw.expire(now, TW_EXPIRE_BUDGET);
+        if n > 0 {
+            for _ in 0..n {
+                self.sh.counters.states.leave(State::TimeWait);
+            }
+            self.sh.counters.mib.tw_expired += n as u64;
         }
     }
 
     /// When `poll` next has work (for callers that sleep).
     pub fn poll_at(&self) -> Option<Instant> {
-        self.sh.timers.next_deadline()
+        match (self.sh.timers.next_deadline(), self.tw.next_expiry()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Heap bytes held by the TIME_WAIT table (memory accounting and tests).
+    pub fn time_wait_memory_bytes(&self) -> usize {
+        self.tw.memory_bytes()
     }
 
     /// Runs `f` on a live connection outside a callback (e.g. a generator's timed send), then

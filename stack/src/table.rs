@@ -69,6 +69,34 @@ fn bucket_index(b: u64) -> u32 {
     (b as u32).wrapping_sub(1)
 }
 
+/// The four 64-bit keys of [`tuple_hash`], expanded from `seed` by SipHash-1-3.
+pub(crate) fn tuple_hash_keys(seed: u64) -> [u64; 4] {
+    let mut keys = [0u64; 4];
+    for (i, k) in keys.iter_mut().enumerate() {
+        let mut h = SipHasher13::new_with_keys(seed, 0x7463_7074_6572_6d00);
+        h.write_u64(i as u64);
+        *k = h.finish();
+    }
+    // An even final multiplier would discard entropy from the low bits, zero would map
+    // every tuple to one bucket.
+    keys[3] |= 1;
+    keys
+}
+
+/// Keyed folded-multiply hash of a 4-tuple (shared by the connection and TIME_WAIT tables).
+#[inline]
+pub(crate) fn tuple_hash(keys: &[u64; 4], key: &FourTuple) -> u32 {
+    // The words `to_bytes` would give read little-endian, built from the fields directly.
+    let lip = key.local_ip.to_bits().swap_bytes() as u64;
+    let rip = key.remote_ip.to_bits().swap_bytes() as u64;
+    let ips = lip | (rip << 32);
+    let ports =
+        (key.local_port.swap_bytes() as u64) | ((key.remote_port.swap_bytes() as u64) << 16);
+    let h = folded_mul(ips ^ keys[0], ports ^ keys[1]);
+    let h = folded_mul(h ^ keys[2], keys[3]);
+    (h ^ (h >> 32)) as u32
+}
+
 pub struct ConnTable<V> {
     slots: Vec<Slot<V>>,
     free_head: u32,
@@ -90,15 +118,7 @@ impl<V> ConnTable<V> {
             .next_power_of_two()
             .max(INITIAL_BUCKETS);
         let buckets = INITIAL_BUCKETS;
-        let mut keys = [0u64; 4];
-        for (i, k) in keys.iter_mut().enumerate() {
-            let mut h = SipHasher13::new_with_keys(seed, 0x7463_7074_6572_6d00);
-            h.write_u64(i as u64);
-            *k = h.finish();
-        }
-        // An even final multiplier would discard entropy from the low bits, zero would map
-        // every tuple to one bucket.
-        keys[3] |= 1;
+        let keys = tuple_hash_keys(seed);
         ConnTable {
             slots: Vec::new(),
             free_head: NIL,
@@ -113,15 +133,7 @@ impl<V> ConnTable<V> {
 
     #[inline]
     fn hash(&self, key: &FourTuple) -> u32 {
-        // The words `to_bytes` would give read little-endian, built from the fields directly.
-        let lip = key.local_ip.to_bits().swap_bytes() as u64;
-        let rip = key.remote_ip.to_bits().swap_bytes() as u64;
-        let ips = lip | (rip << 32);
-        let ports =
-            (key.local_port.swap_bytes() as u64) | ((key.remote_port.swap_bytes() as u64) << 16);
-        let h = folded_mul(ips ^ self.keys[0], ports ^ self.keys[1]);
-        let h = folded_mul(h ^ self.keys[2], self.keys[3]);
-        (h ^ (h >> 32)) as u32
+        tuple_hash(&self.keys, key)
     }
 
     /// How far bucket `pos` is from the home bucket of `hash`.

@@ -1278,3 +1278,94 @@ fn sack_recovery_rescues_a_lost_tail_after_a_partial_ack_rfc6675_4_nextseg_rule_
     assert_eq!(out[0].1.len(), M as usize);
     assert_eq!(h.engine.counters().mib.timeouts, 0);
 }
+
+/// Passive open from `peer_port`, the app closes after one byte, the peer ACKs our FIN and
+/// sends its own: the connection ends in TIME_WAIT (or is counted as overflow).
+fn close_into_time_wait(h: &mut Harness<Recorder>, peer_port: u16) {
+    let out = h.send(&seg(peer_port, PORT, SYN, PEER_ISS, 0, 65535), &[]);
+    assert_eq!(flags(&out[0].0), SYN | ACK);
+    let iss = out[0].0.seq.0;
+    h.send(
+        &seg(peer_port, PORT, ACK, PEER_ISS + 1, iss + 1, 65535),
+        &[],
+    );
+    let out = h.send(
+        &seg(peer_port, PORT, ACK, PEER_ISS + 1, iss + 1, 65535),
+        b"q",
+    );
+    assert_eq!(flags(&out[0].0), FIN | ACK);
+    let out = h.send(
+        &seg(peer_port, PORT, FIN | ACK, PEER_ISS + 2, iss + 2, 65535),
+        &[],
+    );
+    assert_eq!(flags(&out[0].0), ACK);
+    assert_eq!(out[0].0.ack, SeqNum(PEER_ISS + 3));
+}
+
+#[test]
+fn time_wait_expiry_is_reported_by_poll_at_without_a_timer_per_entry() {
+    let mut h = harness(
+        Recorder {
+            close_after_data: true,
+            ..Recorder::default()
+        },
+        cfg(),
+    );
+    close_into_time_wait(&mut h, PEER_PORT);
+    let entered = h.now;
+    assert_eq!(h.engine.time_wait_count(), 1);
+    // The connection's own timers are gone; only the TIME_WAIT expiry is pending.
+    assert_eq!(h.engine.poll_at(), Some(entered + Duration::from_secs(2)));
+    // A retransmitted FIN restarts 2×MSL, and poll_at follows.
+    h.advance(Duration::from_millis(700));
+    let out = h.send(
+        &seg(PEER_PORT, PORT, FIN | ACK, PEER_ISS + 2, 0, 65535),
+        &[],
+    );
+    assert_eq!(flags(&out[0].0), ACK);
+    let restarted = h.now;
+    assert_eq!(restarted, entered + Duration::from_millis(700));
+    assert_eq!(h.engine.poll_at(), Some(restarted + Duration::from_secs(2)));
+    h.advance(Duration::from_millis(1999));
+    assert_eq!(h.engine.time_wait_count(), 1);
+    h.advance(Duration::from_millis(1));
+    assert_eq!(h.engine.time_wait_count(), 0);
+    assert_eq!(h.engine.poll_at(), None);
+    assert_eq!(h.engine.counters().mib.tw_expired, 1);
+    assert_eq!(h.engine.counters().states.get(State::TimeWait), 0);
+}
+
+#[test]
+fn time_wait_storm_counts_overflow_and_returns_its_memory_after_2msl() {
+    let tcp = TcpConfig {
+        max_time_wait: 300,
+        ..cfg()
+    };
+    let mut h = harness(
+        Recorder {
+            close_after_data: true,
+            ..Recorder::default()
+        },
+        tcp,
+    );
+    for i in 0..400u16 {
+        close_into_time_wait(&mut h, 20_000 + i);
+    }
+    assert_eq!(h.engine.conn_count(), 0);
+    assert_eq!(h.engine.time_wait_count(), 300);
+    assert_eq!(h.engine.counters().states.get(State::TimeWait), 300);
+    assert_eq!(h.engine.counters().mib.tw_killed, 100);
+    let bytes = h.engine.time_wait_memory_bytes();
+    assert!(
+        bytes > 0 && bytes <= 300 * 64,
+        "TIME_WAIT table holds {bytes} B for 300 entries"
+    );
+    // A killed tuple is free at once: its SYN opens a new connection.
+    let out = h.send(&seg(20_399, PORT, SYN, PEER_ISS, 0, 65535), &[]);
+    assert_eq!(flags(&out[0].0), SYN | ACK);
+    h.advance(Duration::from_millis(2100));
+    assert_eq!(h.engine.time_wait_count(), 0);
+    assert_eq!(h.engine.counters().mib.tw_expired, 300);
+    assert_eq!(h.engine.counters().states.get(State::TimeWait), 0);
+    assert_eq!(h.engine.time_wait_memory_bytes(), 0, "heap returned");
+}

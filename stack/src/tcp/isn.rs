@@ -17,17 +17,35 @@ impl IsnGenerator {
         IsnGenerator { key: secret }
     }
 
-    /// F of RFC 6528 §3: SipHash-2-4 over the tuple, keyed by the secret, truncated to 32 bits.
-    fn offset(&self, tuple: &FourTuple) -> u32 {
+    /// SipHash-2-4 over the tuple, keyed by the secret: its low 32 bits are F of RFC 6528 §3,
+    /// its high 32 bits the tuple's timestamp offset (RFC 7323 §5.4), so a connection's setup
+    /// costs one keyed hash, not two.
+    fn hash(&self, tuple: &FourTuple) -> u64 {
         let mut h = SipHasher24::new_with_key(&self.key);
         h.write(&tuple.to_bytes());
-        h.finish() as u32
+        h.finish()
+    }
+
+    fn with_clock(now: Instant, f: u32) -> SeqNum {
+        // M: the 4 µs timer of RFC 9293 §3.4.1, wrapping every ~4.77 hours.
+        let m = (now.as_micros() / 4) as u32;
+        SeqNum(m.wrapping_add(f))
     }
 
     pub fn isn(&self, now: Instant, tuple: &FourTuple) -> SeqNum {
-        // M: the 4 µs timer of RFC 9293 §3.4.1, wrapping every ~4.77 hours.
-        let m = (now.as_micros() / 4) as u32;
-        SeqNum(m.wrapping_add(self.offset(tuple)))
+        Self::with_clock(now, self.hash(tuple) as u32)
+    }
+
+    /// The tuple's timestamp offset: keyed, so TSvals reveal nothing across tuples, and stable,
+    /// so they keep growing across incarnations of one tuple (RFC 6191).
+    pub fn ts_offset(&self, tuple: &FourTuple) -> u32 {
+        (self.hash(tuple) >> 32) as u32
+    }
+
+    /// `isn` and `ts_offset` from one hash.
+    pub fn isn_and_ts_offset(&self, now: Instant, tuple: &FourTuple) -> (SeqNum, u32) {
+        let h = self.hash(tuple);
+        (Self::with_clock(now, h as u32), (h >> 32) as u32)
     }
 }
 
@@ -86,6 +104,22 @@ mod tests {
         // 2^32 ticks later the clock component has wrapped back to the same value.
         let b = g.isn(Instant::from_micros(4 << 32), &t);
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn one_hash_gives_the_isn_and_an_unrelated_timestamp_offset() {
+        let g = IsnGenerator::new(SECRET);
+        let now = Instant::from_millis(777);
+        let (isn, off) = g.isn_and_ts_offset(now, &tuple(40000));
+        assert_eq!(isn, g.isn(now, &tuple(40000)));
+        assert_eq!(off, g.ts_offset(&tuple(40000)));
+        // The offset does not move with the clock and is not the ISN's hash half.
+        assert_eq!(
+            g.isn_and_ts_offset(Instant::from_secs(99), &tuple(40000)).1,
+            off
+        );
+        assert_ne!(off, isn.0.wrapping_sub((now.as_micros() / 4) as u32));
+        assert_ne!(g.ts_offset(&tuple(40001)), off);
     }
 
     #[test]

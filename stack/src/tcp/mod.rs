@@ -7,3 +7,4 @@ pub mod rack;
 pub mod rtt;
 pub mod scoreboard;
 pub mod tcb;
+pub mod timewait;

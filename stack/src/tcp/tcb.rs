@@ -1007,10 +1007,7 @@ impl Tcb {
                     sh.cfg.retries
                 };
                 if self.retries as u32 >= limit {
-                    sh.counters.mib.abort_on_timeout += 1;
-                    self.send_rst(sh, tx, self.snd_nxt, None);
-                    self.state = State::Closed;
-                    ev.close = Some(CloseReason::TimedOut);
+                    self.give_up(sh, tx, ev);
                     return;
                 }
                 self.retries = self.retries.saturating_add(1);
@@ -1053,10 +1050,7 @@ impl Tcb {
                 }
                 if self.has(F_ORPHAN) && self.retries as u32 >= sh.cfg.orphan_retries {
                     // The FIN_WAIT_1 pile-up bound: a peer that never opens its window.
-                    sh.counters.mib.abort_on_timeout += 1;
-                    self.send_rst(sh, tx, self.snd_nxt, None);
-                    self.state = State::Closed;
-                    ev.close = Some(CloseReason::TimedOut);
+                    self.give_up(sh, tx, ev);
                     return;
                 }
                 self.retries = self.retries.saturating_add(1);
@@ -1079,10 +1073,7 @@ impl Tcb {
                     return;
                 }
                 if self.retries as u32 >= ka.probes {
-                    sh.counters.mib.abort_on_timeout += 1;
-                    self.send_rst(sh, tx, self.snd_nxt, None);
-                    self.state = State::Closed;
-                    ev.close = Some(CloseReason::TimedOut);
+                    self.give_up(sh, tx, ev);
                     return;
                 }
                 self.retries = self.retries.saturating_add(1);
@@ -1220,6 +1211,14 @@ impl Tcb {
             self.segment_sent();
         }
         ok
+    }
+
+    /// Retries, persist probes or keepalive probes exhausted: reset and report "timed out".
+    fn give_up<T: Transmit>(&mut self, sh: &mut Shared, tx: &mut T, ev: &mut Events) {
+        sh.counters.mib.abort_on_timeout += 1;
+        self.send_rst(sh, tx, self.snd_nxt, None);
+        self.state = State::Closed;
+        ev.close = Some(CloseReason::TimedOut);
     }
 
     /// Bookkeeping common to every segment that carries our ACK.

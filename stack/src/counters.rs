@@ -116,6 +116,8 @@ counter_struct! {
         no_route => "no_route",
         arp_unresolved => "arp_unresolved",
         tx_no_buffer => "tx_no_buffer",
+        /// A frame longer than the MTU + 14 was about to be sent (an engine bug; never sent).
+        tx_oversize => "tx_oversize",
     }
 }
 

@@ -127,6 +127,8 @@ pub(crate) struct Shared {
     tx_meta: TxMeta,
     /// MSS we advertise: min(tcp.mss, mtu - 40).
     pub(crate) our_mss: u16,
+    /// Longest Ethernet frame we may emit: MTU + 14 (no FCS).
+    max_frame: usize,
     pub(crate) rcv_wscale: u8,
     pub(crate) now: Instant,
     pub(crate) counters: Counters,
@@ -236,6 +238,16 @@ impl Shared {
             }
         }
         let len = frame::tcp_frame_len(repr, payload.0.len() + payload.1.len());
+        // The one place every TCP frame passes: nothing over the MTU leaves (RFC 9293 §3.7.1).
+        if len > self.max_frame {
+            debug_assert!(
+                false,
+                "{len} B frame exceeds the {} B limit",
+                self.max_frame
+            );
+            self.counters.drops.tx_oversize += 1;
+            return false;
+        }
         let (src_mac, dst_mac, src_ip, caps) = (self.mac, *mac, self.ip, self.caps);
         let ok = tx.frame(len, self.tx_meta, |buf| {
             frame::build_tcp_frame(buf, src_mac, dst_mac, src_ip, dst_ip, repr, payload, caps)
@@ -413,6 +425,7 @@ impl<A: App> Engine<A> {
                 tcp_csum_offload: caps.tx_tcp,
             },
             our_mss,
+            max_frame: config.mtu as usize + crate::wire::ethernet::HEADER_LEN,
             rcv_wscale,
             now,
             counters: Counters::default(),

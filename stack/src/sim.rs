@@ -210,8 +210,10 @@ impl Link {
     }
 }
 
+/// The longest Ethernet frame at the engines' usual 1500 B MTU.
+pub const MAX_FRAME_1500: usize = 1514;
+
 /// Collects the frames an engine emits during one call.
-#[derive(Default)]
 pub struct Outbox {
     pub frames: Vec<Vec<u8>>,
     pool: Vec<Vec<u8>>,
@@ -219,10 +221,31 @@ pub struct Outbox {
     pub refused: u64,
     /// Most frames held at once; `usize::MAX` by default.
     pub capacity: Option<usize>,
+    /// Longest frame the wire carries (MTU + 14). A longer one is an engine bug that a real
+    /// NIC or kernel would drop, so the simulated wire refuses it loudly: every test that
+    /// moves frames through an `Outbox` checks the MTU.
+    pub max_frame: usize,
+}
+
+impl Default for Outbox {
+    fn default() -> Self {
+        Outbox {
+            frames: Vec::new(),
+            pool: Vec::new(),
+            refused: 0,
+            capacity: None,
+            max_frame: MAX_FRAME_1500,
+        }
+    }
 }
 
 impl Transmit for Outbox {
     fn frame<F: FnOnce(&mut [u8])>(&mut self, len: usize, _meta: TxMeta, fill: F) -> bool {
+        assert!(
+            len <= self.max_frame,
+            "the engine emitted a {len} B frame, over the wire's {} B limit",
+            self.max_frame
+        );
         if self.capacity.is_some_and(|c| self.frames.len() >= c) {
             self.refused += 1;
             return false;
@@ -323,6 +346,16 @@ impl<A: App, B: App> Pair<A, B> {
             self.drain_out(true);
             self.b.poll(self.now, &mut self.out);
             self.drain_out(false);
+            // The engines refuse an oversized frame themselves (so the Outbox never sees it):
+            // that refusal is as much a failure here.
+            assert_eq!(
+                (
+                    self.a.counters().drops.tx_oversize,
+                    self.b.counters().drops.tx_oversize
+                ),
+                (0, 0),
+                "an engine tried to send a frame over the MTU"
+            );
             if !progressed
                 && self.ab.next_due(self.now) != Some(self.now)
                 && self.ba.next_due(self.now) != Some(self.now)

@@ -17,7 +17,7 @@ use crate::tcp::rtt::RttEstimator;
 use crate::tcp::scoreboard::Scoreboard;
 use crate::time::Instant;
 use crate::timer::TimerId;
-use crate::wire::tcp::{SackBlocks, TcpFlags, TcpOptions, TcpRepr};
+use crate::wire::tcp::{SackBlocks, TcpFlags, TcpOptions, TcpRepr, HEADER_LEN as TCP_HEADER_LEN};
 use crate::wire::MacAddr;
 use core::time::Duration;
 
@@ -1178,8 +1178,13 @@ impl Tcb {
         }
     }
 
+    /// Emits one segment carrying up to `len` bytes of queued data from `seq` (plus FIN if `fin`
+    /// and all of it fits). Returns the payload bytes sent, or None if no frame went out.
+    ///
+    /// The payload is cut to the effective send MSS (RFC 9293 §3.7.1, RFC 6691): payload plus
+    /// the options this very segment carries (timestamps, SACK blocks) stays within `mss`,
+    /// which is at most MTU - 40. Every data segment, new or resent, passes here.
     #[allow(clippy::too_many_arguments)]
-    /// Emits one segment carrying `[seq, seq+len)` of queued data (plus FIN if `fin`).
     fn send_data<T: Transmit>(
         &mut self,
         sh: &mut Shared,
@@ -1189,28 +1194,54 @@ impl Tcb {
         fin: bool,
         psh: bool,
         rtx: bool,
-    ) -> bool {
-        let mut fl = 0u8;
+    ) -> Option<usize> {
+        let mut repr = self.header(sh, seq, 0);
+        let room = (self.mss as usize).saturating_sub(repr.header_len() - TCP_HEADER_LEN);
+        let sent = len.min(room.max(1));
+        let fin = fin && sent == len;
+        let mut fl = TcpFlags::ACK;
         if fin {
             fl |= TcpFlags::FIN;
         }
-        if psh && len > 0 {
+        if psh && sent > 0 && sent == len {
             fl |= TcpFlags::PSH;
         }
-        let repr = self.header(sh, seq, fl);
+        repr.flags = TcpFlags(fl);
         let off = (seq - self.data_start()) as usize;
-        let (a, b) = self.sndbuf.slices(off, len);
-        let ok = sh.emit_tcp(tx, &mut self.peer_mac, self.tuple.remote_ip, &repr, (a, b));
-        if ok {
-            if rtx {
-                sh.counters.mib.retrans_segs += 1;
-            } else {
-                sh.counters.mib.out_segs += 1;
-                sh.counters.tx_bytes += len as u64;
-            }
-            self.segment_sent();
+        let (a, b) = self.sndbuf.slices(off, sent);
+        if !sh.emit_tcp(tx, &mut self.peer_mac, self.tuple.remote_ip, &repr, (a, b)) {
+            return None;
         }
-        ok
+        if rtx {
+            sh.counters.mib.retrans_segs += 1;
+        } else {
+            sh.counters.mib.out_segs += 1;
+            sh.counters.tx_bytes += sent as u64;
+        }
+        self.segment_sent();
+        Some(sent)
+    }
+
+    /// Sends up to `len` new bytes at SND.NXT (with our FIN if `fin` and they all fit) and
+    /// moves SND.NXT past what went out. Returns the payload bytes sent.
+    fn send_new<T: Transmit>(
+        &mut self,
+        sh: &mut Shared,
+        tx: &mut T,
+        len: usize,
+        fin: bool,
+        psh: bool,
+    ) -> Option<usize> {
+        let seq = self.snd_nxt;
+        let sent = self.send_data(sh, tx, seq, len, fin, psh, false)?;
+        self.snd_nxt += sent;
+        if fin && sent == len {
+            self.snd_nxt += 1u32;
+            self.set(F_FIN_SENT);
+        }
+        self.rtx_nxt = self.snd_nxt;
+        self.rtx_end = self.snd_nxt;
+        Some(sent)
     }
 
     /// Retries, persist probes or keepalive probes exhausted: reset and report "timed out".
@@ -1423,7 +1454,6 @@ impl Tcb {
 
         // 2. New data. In SACK recovery cwnd limits pipe, not everything unacknowledged
         // (RFC 6675 §5 step C: NextSeg rule 2 sends new data while cwnd - pipe >= SMSS).
-        let mut sent_any = false;
         let mut pipe = match self.sb.as_ref() {
             Some(sb) if self.has(F_SACK) && self.has(F_RECOVERY) => {
                 Some(sb.pipe(self.snd_una, self.snd_nxt, self.high_rxt, smss as u32))
@@ -1472,35 +1502,18 @@ impl Tcb {
                     self.rtt_seq = seq;
                     self.rtt_start = us32(sh.now);
                 }
-                if !self.send_data(sh, tx, seq, len, fin, all, false) {
+                let Some(sent) = self.send_new(sh, tx, len, fin, all) else {
                     break;
-                }
-                self.snd_nxt += len;
+                };
                 if let Some(p) = pipe.as_mut() {
-                    *p += len as u32;
+                    *p += sent as u32;
                 }
-                if fin {
-                    self.snd_nxt += 1u32;
-                    self.set(F_FIN_SENT);
-                }
-                self.rtx_nxt = self.snd_nxt;
-                self.rtx_end = self.snd_nxt;
-                sent_any = true;
             } else {
                 // Bare FIN: needs no window room for data.
-                let seq = self.snd_nxt;
-                if !self.send_data(sh, tx, seq, 0, true, false, false) {
-                    break;
-                }
-                self.snd_nxt += 1u32;
-                self.rtx_nxt = self.snd_nxt;
-                self.rtx_end = self.snd_nxt;
-                self.set(F_FIN_SENT);
-                sent_any = true;
+                let _ = self.send_new(sh, tx, 0, true, false);
                 break;
             }
         }
-        let _ = sent_any;
 
         // 3. Window update worth sending (the app read data out of a window that had closed).
         if self.has(F_RWND_LIMITED) && !self.has(F_ACK_NOW) && self.delack_segs == 0 {
@@ -1558,10 +1571,10 @@ impl Tcb {
             return false;
         }
         self.clear(F_RTT_TIMING);
-        if !self.send_data(sh, tx, seq, len, fin, true, true) {
+        let Some(sent) = self.send_data(sh, tx, seq, len, fin, true, true) else {
             return false;
-        }
-        let adv = len as u32 + fin as u32;
+        };
+        let adv = sent as u32 + (fin && sent == len) as u32;
         if seq == self.rtx_nxt {
             self.rtx_nxt = seq + adv;
         }
@@ -1735,17 +1748,7 @@ impl Tcb {
             let len = (data_end - self.snd_nxt).min(smss) as usize;
             let all = self.snd_nxt + len == data_end;
             let fin = all && self.has(F_FIN_QUEUED) && !self.has(F_FIN_SENT);
-            let seq = self.snd_nxt;
-            if self.send_data(sh, tx, seq, len, fin, all, false) {
-                self.snd_nxt += len;
-                if fin {
-                    self.snd_nxt += 1u32;
-                    self.set(F_FIN_SENT);
-                }
-                self.rtx_nxt = self.snd_nxt;
-                self.rtx_end = self.snd_nxt;
-                sent = true;
-            }
+            sent = self.send_new(sh, tx, len, fin, all).is_some();
         }
         if !sent {
             if let Some(top) = self.highest_unsacked_end() {

@@ -565,6 +565,11 @@ impl Harness {
     }
 
     fn collect(&mut self) {
+        assert_eq!(
+            self.engine.counters().drops.tx_oversize,
+            0,
+            "the engine tried to send a frame over the MTU"
+        );
         for f in self.out.frames.drain(..) {
             match parse_frame(
                 &f,

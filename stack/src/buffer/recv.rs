@@ -1,15 +1,17 @@
 //! Receive buffer with bounded out-of-order reassembly. Offsets are relative to `rcv.nxt`:
 //! offset 0 is the next byte expected in order.
+//!
+//! The room for data is `limit - len` from `rcv.nxt`, out-of-order bytes included: they lie
+//! inside that span, so they are not subtracted again (which would refuse data the window
+//! advertised). Out-of-order ranges keep their own storage, sized to what arrived, so a byte
+//! far to the right costs one byte, not a zero-filled hole the width of the window.
 
 use std::collections::VecDeque;
 
-use super::{grow_for, sub_slices};
+use super::grow_for;
 
 pub struct RecvBuffer {
-    /// The readable bytes, followed by the out-of-order region up to the end of the highest
-    /// out-of-order range (holes in it are zero-filled placeholders). One ring holds both, so
-    /// a hole being filled needs no copying between containers. Empty and unallocated when
-    /// nothing is held.
+    /// The readable (in-order, unread) bytes. Empty and unallocated when nothing is held.
     buf: VecDeque<u8>,
     /// Reassembly bookkeeping exists only while out-of-order data is held, keeping the common
     /// in-order connection one pointer wide here.
@@ -27,12 +29,18 @@ struct Ooo {
     clock: u64,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Debug)]
 struct OooRange {
     start: u32,
-    end: u32,
+    data: Vec<u8>,
     /// When the range last received data; orders SACK blocks (RFC 2018 §4). Unique per range.
     stamp: u64,
+}
+
+impl OooRange {
+    fn end(&self) -> u32 {
+        self.start + self.data.len() as u32
+    }
 }
 
 /// Result of offering a segment's payload.
@@ -48,9 +56,10 @@ pub struct Written {
 }
 
 impl RecvBuffer {
-    /// `limit`: most bytes held (readable + out-of-order). `max_ooo_ranges`: most disjoint
-    /// out-of-order ranges kept (bounds reassembly memory and work). Limits above `u32::MAX`
-    /// are clamped to it. Allocates nothing.
+    /// `limit`: most bytes of sequence space held from `rcv.nxt` less the unread bytes
+    /// (readable + out-of-order). `max_ooo_ranges`: most disjoint out-of-order ranges kept
+    /// (bounds reassembly memory and work). Limits above `u32::MAX` are clamped to it.
+    /// Allocates nothing.
     pub fn new(limit: usize, max_ooo_ranges: usize) -> Self {
         RecvBuffer {
             buf: VecDeque::new(),
@@ -61,10 +70,10 @@ impl RecvBuffer {
     }
 
     /// Offers `data` that starts `offset` bytes after `rcv.nxt` (offset may be 0).
-    /// Data beyond `limit` from the start of unread data is cut off and counted in `dropped`.
+    /// Data at or beyond `limit - len` from `rcv.nxt` is cut off and counted in `dropped`.
     /// Bytes already held (out of order) are kept as first written; only the gaps are filled.
     pub fn write_at(&mut self, offset: usize, data: &[u8]) -> Written {
-        let room = (self.limit as usize).saturating_sub(self.len());
+        let room = self.window();
         if offset >= room || data.is_empty() {
             return Written {
                 in_order: 0,
@@ -73,79 +82,49 @@ impl RecvBuffer {
             };
         }
         let keep = data.len().min(room - offset);
-        let mut dropped = data.len() - keep;
+        let dropped = data.len() - keep;
         let data = &data[..keep];
-        let (start, end) = (offset, offset + keep);
-
-        if start > 0 {
+        if offset > 0 {
+            let end = offset + keep;
             let ranges = self.ooo.as_ref().map_or(&[][..], |o| &o.ranges[..]);
             let touches = ranges
                 .iter()
-                .any(|r| r.start as usize <= end && r.end as usize >= start);
+                .any(|r| r.start as usize <= end && r.end() as usize >= offset);
             if !touches && ranges.len() >= self.max_ooo as usize {
-                dropped += keep;
                 return Written {
                     in_order: 0,
                     out_of_order: false,
-                    dropped,
+                    dropped: data.len() + dropped,
                 };
             }
-        }
-
-        self.fill(start, data);
-
-        if start == 0 {
-            let in_order = self.join_in_order(end);
-            Written {
-                in_order,
-                out_of_order: false,
-                dropped,
-            }
-        } else {
-            self.insert_range(start, end);
-            Written {
+            self.insert_ooo(offset, data);
+            return Written {
                 in_order: 0,
                 out_of_order: true,
                 dropped,
-            }
+            };
+        }
+        // In order: up to the first held range goes to the readable ring; the rest is merged
+        // into that range (which keeps the bytes it already has) and then absorbed.
+        let first = self
+            .ooo
+            .as_ref()
+            .and_then(|o| o.ranges.first())
+            .map_or(usize::MAX, |r| r.start as usize);
+        let direct = data.len().min(first);
+        grow_for(&mut self.buf, direct, self.limit as usize);
+        self.buf.extend(&data[..direct]);
+        if direct < data.len() {
+            self.insert_ooo(direct, &data[direct..]);
+        }
+        Written {
+            in_order: self.join_in_order(direct),
+            out_of_order: false,
+            dropped,
         }
     }
 
-    /// Copies `data` to offset `start` (relative to `rcv.nxt`) into the ring wherever no
-    /// out-of-order byte is already held. Callers ensure it ends within the limit.
-    fn fill(&mut self, start: usize, data: &[u8]) {
-        let readable = self.len();
-        let extent = self.ooo_extent();
-        let end = start + data.len();
-        // Inside the existing out-of-order region: write only into the holes, which all lie
-        // before some range because the region ends with the highest range.
-        if start < extent {
-            let ranges = self.ooo.as_ref().map_or(&[][..], |o| &o.ranges[..]);
-            let mut hole_start = 0usize;
-            for r in ranges {
-                let s = hole_start.max(start);
-                let e = (r.start as usize).min(end);
-                if s < e {
-                    write_ring(&mut self.buf, readable + s, &data[s - start..e - start]);
-                }
-                hole_start = r.end as usize;
-                if hole_start >= end {
-                    break;
-                }
-            }
-        }
-        // Beyond it: append, zero-filling any hole before the new data.
-        if end > extent {
-            let from = start.max(extent);
-            grow_for(&mut self.buf, end - extent, self.limit as usize);
-            if from > extent {
-                self.buf.resize(readable + from, 0);
-            }
-            self.buf.extend(&data[from - start..]);
-        }
-    }
-
-    /// In-order data now reaches `end`: absorbs out-of-order ranges that became contiguous and
+    /// In-order data now reaches `end`: appends out-of-order ranges that became contiguous and
     /// re-bases the rest on the new `rcv.nxt`. Returns how far `rcv.nxt` advanced.
     fn join_in_order(&mut self, end: usize) -> usize {
         let Some(ooo) = self.ooo.as_mut() else {
@@ -157,8 +136,14 @@ impl RecvBuffer {
             if r.start as usize > reach {
                 break;
             }
-            reach = reach.max(r.end as usize);
-            ooo.bytes -= (r.end - r.start) as usize;
+            let r_end = r.end() as usize;
+            if r_end > reach {
+                let tail = &r.data[reach - r.start as usize..];
+                grow_for(&mut self.buf, tail.len(), self.limit as usize);
+                self.buf.extend(tail);
+                reach = r_end;
+            }
+            ooo.bytes -= r.data.len();
             absorbed += 1;
         }
         ooo.ranges.drain(..absorbed);
@@ -168,15 +153,14 @@ impl RecvBuffer {
             let shift = reach as u32;
             for r in &mut ooo.ranges {
                 r.start -= shift;
-                r.end -= shift;
             }
         }
         reach
     }
 
-    /// Records `[start, end)` (start > 0) as held, merging with ranges it overlaps or touches.
-    /// Callers have checked the range limit.
-    fn insert_range(&mut self, start: usize, end: usize) {
+    /// Stores `data` at `start` (> 0) out of order, merging with ranges it overlaps or touches
+    /// and filling only their gaps. Callers have checked the limits.
+    fn insert_ooo(&mut self, start: usize, data: &[u8]) {
         let ooo = self.ooo.get_or_insert_with(|| {
             Box::new(Ooo {
                 ranges: Vec::new(),
@@ -185,55 +169,68 @@ impl RecvBuffer {
             })
         });
         ooo.clock += 1;
-        let (start, end) = (start as u32, end as u32);
-        let first = ooo.ranges.partition_point(|r| r.end < start);
+        let stamp = ooo.clock;
+        let (start, end) = (start as u32, (start + data.len()) as u32);
+        let first = ooo.ranges.partition_point(|r| r.end() < start);
         let last = ooo.ranges.partition_point(|r| r.start <= end);
         if first >= last {
-            ooo.ranges.insert(
-                first,
-                OooRange {
-                    start,
-                    end,
-                    stamp: ooo.clock,
-                },
-            );
-            ooo.bytes += (end - start) as usize;
+            ooo.bytes += data.len();
+            let range = OooRange {
+                start,
+                data: data.to_vec(),
+                stamp,
+            };
+            ooo.ranges.insert(first, range);
             return;
         }
-        let merged = OooRange {
-            start: start.min(ooo.ranges[first].start),
-            end: end.max(ooo.ranges[last - 1].end),
-            stamp: ooo.clock,
+        // The common case after one loss: the next segment extends the range at its tail.
+        if last - first == 1 && ooo.ranges[first].start <= start {
+            let r = &mut ooo.ranges[first];
+            let r_end = r.end();
+            if end > r_end {
+                r.data.extend_from_slice(&data[(r_end - start) as usize..]);
+                ooo.bytes += (end - r_end) as usize;
+            }
+            r.stamp = stamp;
+            return;
+        }
+        let m_start = start.min(ooo.ranges[first].start);
+        let m_end = end.max(ooo.ranges[last - 1].end());
+        let mut merged = Vec::with_capacity((m_end - m_start) as usize);
+        let mut at = m_start;
+        // Gaps between touching ranges lie inside [start, end], so `data` covers them.
+        let from_data = |a: u32, b: u32| &data[(a - start) as usize..(b - start) as usize];
+        for r in ooo.ranges.drain(first..last) {
+            if at < r.start {
+                merged.extend_from_slice(from_data(at, r.start));
+            }
+            ooo.bytes -= r.data.len();
+            at = r.end();
+            merged.extend_from_slice(&r.data);
+        }
+        if at < m_end {
+            merged.extend_from_slice(from_data(at, m_end));
+        }
+        ooo.bytes += merged.len();
+        let range = OooRange {
+            start: m_start,
+            data: merged,
+            stamp,
         };
-        let before: u32 = ooo.ranges[first..last]
-            .iter()
-            .map(|r| r.end - r.start)
-            .sum();
-        ooo.bytes = ooo.bytes + (merged.end - merged.start) as usize - before as usize;
-        ooo.ranges.drain(first + 1..last);
-        ooo.ranges[first] = merged;
-    }
-
-    /// End of the highest out-of-order range, relative to `rcv.nxt` (0 when none).
-    fn ooo_extent(&self) -> usize {
-        self.ooo
-            .as_ref()
-            .and_then(|o| o.ranges.last())
-            .map_or(0, |r| r.end as usize)
+        ooo.ranges.insert(first, range);
     }
 
     /// Readable (in-order, unread) bytes.
     pub fn len(&self) -> usize {
-        self.buf.len() - self.ooo_extent()
+        self.buf.len()
     }
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.buf.is_empty()
     }
-    /// Space the receive window may advertise: `limit - len - (bytes held out of order)`.
+    /// Sequence space from `rcv.nxt` the buffer will take: `limit - len`. Out-of-order bytes
+    /// lie inside it and are not counted again.
     pub fn window(&self) -> usize {
-        (self.limit as usize)
-            .saturating_sub(self.len())
-            .saturating_sub(self.ooo_bytes())
+        (self.limit as usize).saturating_sub(self.len())
     }
     pub fn limit(&self) -> usize {
         self.limit as usize
@@ -244,8 +241,7 @@ impl RecvBuffer {
     }
     /// Readable bytes as at most two slices.
     pub fn readable(&self) -> (&[u8], &[u8]) {
-        let (a, b) = self.buf.as_slices();
-        sub_slices(a, b, 0, self.len())
+        self.buf.as_slices()
     }
     /// Marks `n` readable bytes as read (clamped to `len()`). Releases storage when nothing
     /// is left.
@@ -277,15 +273,10 @@ impl RecvBuffer {
                 .ranges
                 .iter()
                 .filter(|r| r.stamp < below)
-                .max_by_key(|r| r.stamp)
-                .copied()
-                .unwrap_or(OooRange {
-                    start: 0,
-                    end: 0,
-                    stamp: 0,
-                });
+                .max_by_key(|r| r.stamp);
+            let Some(r) = r else { return 0 };
             below = r.stamp;
-            *slot = (r.start as usize, r.end as usize);
+            *slot = (r.start as usize, r.end() as usize);
         }
         n
     }
@@ -297,21 +288,10 @@ impl RecvBuffer {
     pub fn heap_bytes(&self) -> usize {
         self.buf.capacity()
             + self.ooo.as_ref().map_or(0, |o| {
-                core::mem::size_of::<Ooo>() + o.ranges.capacity() * core::mem::size_of::<OooRange>()
+                core::mem::size_of::<Ooo>()
+                    + o.ranges.capacity() * core::mem::size_of::<OooRange>()
+                    + o.ranges.iter().map(|r| r.data.capacity()).sum::<usize>()
             })
-    }
-}
-
-/// Overwrites `src.len()` bytes of the ring starting at logical index `pos`.
-fn write_ring(buf: &mut VecDeque<u8>, pos: usize, src: &[u8]) {
-    let (a, b) = buf.as_mut_slices();
-    if pos < a.len() {
-        let n = src.len().min(a.len() - pos);
-        a[pos..pos + n].copy_from_slice(&src[..n]);
-        b[..src.len() - n].copy_from_slice(&src[n..]);
-    } else {
-        let p = pos - a.len();
-        b[p..p + src.len()].copy_from_slice(src);
     }
 }
 
@@ -380,7 +360,12 @@ mod tests {
         assert_eq!(b.write_at(5, b"fghij"), w(0, true, 0));
         assert_eq!(b.len(), 0);
         assert!(b.has_out_of_order());
-        assert_eq!(b.window(), 95);
+        assert_eq!(
+            b.window(),
+            100,
+            "held out-of-order bytes lie inside the window"
+        );
+        assert_eq!(b.ooo_bytes(), 5);
         assert_eq!(sacks(&b), vec![(5, 10)]);
         // Filling the hole makes both the new and the queued bytes readable.
         assert_eq!(b.write_at(0, b"abcde"), w(10, false, 0));
@@ -414,7 +399,8 @@ mod tests {
         assert_eq!(sacks(&b), vec![(20, 22), (10, 18)]);
         b.write_at(17, b"XYZ"); // bridges both: 17 overlaps, 20 adjacent
         assert_eq!(sacks(&b), vec![(10, 22)]);
-        assert_eq!(b.window(), 100 - 12);
+        assert_eq!(b.ooo_bytes(), 12);
+        assert_eq!(b.window(), 100);
     }
 
     #[test]
@@ -437,7 +423,7 @@ mod tests {
         assert_eq!(sacks(&b), vec![(20, 22), (10, 12)]);
         assert_eq!(b.write_at(10, b"zz"), w(0, true, 0));
         assert_eq!(sacks(&b), vec![(10, 12), (20, 22)]);
-        assert_eq!(b.window(), 96, "a duplicate must not be counted twice");
+        assert_eq!(b.ooo_bytes(), 4, "a duplicate must not be counted twice");
     }
 
     #[test]
@@ -632,7 +618,8 @@ mod tests {
                 sr.sort_unstable();
                 proptest::prop_assert_eq!(sr, m.ranges());
                 let ooo: usize = m.ranges().iter().map(|&(a, b)| b - a).sum();
-                proptest::prop_assert_eq!(b.window(), limit - b.len() - ooo);
+                proptest::prop_assert_eq!(b.window(), limit - b.len());
+                proptest::prop_assert_eq!(b.ooo_bytes(), ooo);
                 proptest::prop_assert!(b.window() <= limit);
                 proptest::prop_assert_eq!(b.has_out_of_order(), ooo > 0);
                 // Read part of what is readable.

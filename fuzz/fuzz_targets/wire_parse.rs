@@ -8,7 +8,7 @@ use libfuzzer_sys::fuzz_target;
 use stack::wire::arp::{ArpPacket, ArpRepr};
 use stack::wire::ethernet::{EthernetFrame, EthernetRepr};
 use stack::wire::frame::parse_frame;
-use stack::wire::icmp::IcmpEcho;
+use stack::wire::icmp::{self, FragNeeded, IcmpEcho, IcmpMessage};
 use stack::wire::ipv4::{Ipv4Packet, Ipv4Repr};
 use stack::wire::tcp::{TcpPacket, TcpRepr, MAX_HEADER_LEN};
 use stack::wire::{checksum, ChecksumCaps, RxCsum, RxMeta, TxCsum};
@@ -84,6 +84,20 @@ fuzz_target!(|data: &[u8]| {
         icmp.emit(&mut buf);
         assert_eq!(IcmpEcho::parse(&buf).unwrap(), icmp);
     }
+    // ICMP "fragmentation needed" (RFC 1191) and the quoted datagram it carries.
+    if let Ok(IcmpMessage::FragNeeded(f)) = icmp::parse(l4) {
+        let q = f.quoted;
+        let _ = (
+            q.src_port(),
+            q.dst_port(),
+            q.seq(),
+            icmp::plateau_below(q.total_len),
+        );
+        let mut buf = vec![0u8; f.buffer_len()];
+        f.emit(&mut buf);
+        assert_eq!(FragNeeded::parse(&buf).unwrap(), f);
+    }
+    let _ = FragNeeded::parse(l4);
 
     let Ok(tcp) = TcpPacket::new_checked(l4) else {
         return;

@@ -75,6 +75,10 @@ counter_struct! {
         arp_requests_sent => "ArpRequestsSent",
         arp_replies_sent => "ArpRepliesSent",
         icmp_echo_replies => "IcmpOutEchoReps",
+        /// Valid ICMP "fragmentation needed" messages quoting a TCP segment of ours (RFC 1191).
+        icmp_frag_needed => "IcmpInFragNeeded",
+        /// Connections whose segment size a frag-needed lowered (RFC 1191 §6.5).
+        pmtu_updates => "TCPPMTUUpdates",
         in_frames => "InFrames",
         out_frames => "OutFrames",
     }
@@ -96,6 +100,15 @@ counter_struct! {
         ip_unsupported_proto => "ip_unsupported_protocol",
         icmp_malformed => "icmp_malformed",
         icmp_unsupported => "icmp_unsupported_type",
+        /// An ICMP error quoting a datagram we cannot have sent (not TCP, not our address).
+        icmp_quote_not_ours => "icmp_quote_not_ours",
+        /// A frag-needed quoting a 4-tuple with no connection.
+        icmp_no_connection => "icmp_no_connection",
+        /// A frag-needed whose quoted sequence number is not in flight (RFC 5927 §5.1 / Linux
+        /// OutOfWindowIcmps): stale or forged.
+        icmp_out_of_window => "icmp_out_of_window",
+        /// A frag-needed whose MTU would not make the connection's segments smaller.
+        icmp_mtu_not_lower => "icmp_mtu_not_lower",
         tcp_truncated => "tcp_truncated",
         tcp_malformed => "tcp_malformed",
         tcp_checksum => "tcp_bad_checksum",

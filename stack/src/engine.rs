@@ -16,6 +16,7 @@ use crate::time::Instant;
 use crate::timer::{TimerId, TimerWheel};
 use crate::wire::arp::{ArpCache, ArpOp, ArpRepr};
 use crate::wire::frame::{self, FrameDrop, Parsed};
+use crate::wire::icmp::{self, QuotedDatagram};
 use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
 use crate::wire::{ChecksumCaps, MacAddr, RxMeta};
 use core::net::{Ipv4Addr, SocketAddrV4};
@@ -87,6 +88,9 @@ pub(crate) enum TimerPayload {
     Rtx(SlotId),
     DelAck(SlotId),
 }
+
+/// The smallest path MTU a frag-needed may set (Linux `net.ipv4.route.min_pmtu`).
+const MIN_PMTU: u16 = 552;
 
 /// TIME_WAIT entries expired per `poll` at most, so one poll stays short after a storm; the
 /// rest go on the next (`poll_at` then says "now").
@@ -608,7 +612,70 @@ impl<A: App> Engine<A> {
                 tcp,
                 payload,
             }) => self.tcp_input(eth_src, ip_src, ip_dst, &tcp, payload, tx),
+            Ok(Parsed::FragNeeded {
+                next_hop_mtu,
+                quoted,
+                ..
+            }) => self.frag_needed_input(next_hop_mtu, &quoted, tx),
         }
+    }
+
+    /// Path MTU discovery (RFC 1191 §6.1) with the checks of RFC 5927: an ICMP
+    /// "fragmentation needed" lowers a connection's segment size only if it quotes a segment of
+    /// that connection that is still in flight, and only downwards. The frame parser has already
+    /// checked the ICMP checksum and that the quote is a TCP segment from our address.
+    ///
+    /// Not done: RFC 1191 §6.3 aging (raising the estimate again after some minutes); the path
+    /// MTU only goes down, for the life of the connection, and is not shared between
+    /// connections to the same destination.
+    fn frag_needed_input<T: Transmit>(
+        &mut self,
+        next_hop_mtu: u16,
+        quoted: &QuotedDatagram,
+        tx: &mut T,
+    ) {
+        let c = &mut self.sh.counters;
+        c.mib.icmp_frag_needed += 1;
+        // The quoted segment went from us to the peer.
+        let tuple = FourTuple {
+            local_ip: quoted.src,
+            local_port: quoted.src_port(),
+            remote_ip: quoted.dst,
+            remote_port: quoted.dst_port(),
+        };
+        let Some(id) = self.conns.lookup(&tuple) else {
+            c.drops.icmp_no_connection += 1;
+            return;
+        };
+        let Some(slot) = self.conns.get_mut(id) else {
+            return;
+        };
+        let t = &mut slot.tcb;
+        // RFC 5927 §4.1 / §5.1 (Linux tcp_v4_err): only a segment still unacknowledged can
+        // have been dropped; anything else is stale or a blind attacker guessing.
+        if !quoted.seq().in_range(t.snd_una, t.snd_nxt) {
+            c.drops.icmp_out_of_window += 1;
+            return;
+        }
+        // RFC 1191 §5: a router older than RFC 1191 sends 0; we then take the largest plateau
+        // of RFC 1191 §7 below the size of the datagram that did not fit. Either way the
+        // estimate is clamped to Linux's min_pmtu (552): tiny MTUs are an attack on throughput
+        // (RFC 5927 §7.2), and DF stays set, so a path that really is narrower than that is not
+        // served (Linux would clear DF there).
+        let mtu = match next_hop_mtu {
+            0 => icmp::plateau_below(quoted.total_len),
+            m => m,
+        }
+        .max(MIN_PMTU);
+        // The largest datagram this connection sends is 40 bytes of headers + its MSS (payload
+        // and options). A report that is not below that changes nothing (RFC 1191 §6.1: the
+        // PMTU never rises from a "too big" message).
+        if mtu as u32 >= t.mss as u32 + 40 {
+            c.drops.icmp_mtu_not_lower += 1;
+            return;
+        }
+        c.mib.pmtu_updates += 1;
+        t.on_frag_needed(&mut self.sh, tx, id, mtu);
     }
 
     fn arp_input<T: Transmit>(&mut self, eth_src: MacAddr, arp: ArpRepr, tx: &mut T) {

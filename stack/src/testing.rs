@@ -136,6 +136,57 @@ pub fn build_frame(
     buf
 }
 
+/// The IPv4 datagram (header + segment) a TCP segment travels in, as the engine sends it
+/// (DF set): what a router quotes in an ICMP error.
+pub fn tcp_datagram(src_ip: Ipv4Addr, dst_ip: Ipv4Addr, repr: &TcpRepr, payload: &[u8]) -> Vec<u8> {
+    let mut f = build_frame(MacAddr::ZERO, MacAddr::ZERO, src_ip, dst_ip, repr, payload);
+    f.drain(..crate::wire::ethernet::HEADER_LEN);
+    f
+}
+
+/// How much of a datagram a router quotes (RFC 1812 §4.3.2.3: as much as keeps the ICMP
+/// datagram within 576 bytes; RFC 792 asks for the header and 8 bytes only).
+pub const ROUTER_QUOTE_LEN: usize = 576 - 20 - crate::wire::icmp::HEADER_LEN;
+
+/// An Ethernet/IPv4/ICMP "fragmentation needed and DF set" frame (RFC 1191 §4) from the router
+/// at `router_ip` (frames from it come from `eth_src`) to `dst_ip`, with Next-Hop MTU
+/// `next_hop_mtu`, quoting `quoted` (a datagram, or as much of it as the router returns; use
+/// `tcp_datagram` to quote a segment). Checksums are computed.
+pub fn build_frag_needed_frame(
+    eth_src: MacAddr,
+    eth_dst: MacAddr,
+    router_ip: Ipv4Addr,
+    dst_ip: Ipv4Addr,
+    next_hop_mtu: u16,
+    quoted: &[u8],
+) -> Vec<u8> {
+    use crate::wire::ethernet::{self, EthernetRepr};
+    use crate::wire::icmp;
+    use crate::wire::ipv4::{self, Ipv4Repr};
+    let icmp_len = icmp::HEADER_LEN + quoted.len();
+    let mut f = vec![0u8; ethernet::HEADER_LEN + ipv4::HEADER_LEN + icmp_len];
+    EthernetRepr {
+        src: eth_src,
+        dst: eth_dst,
+        ethertype: ethernet::ETHERTYPE_IPV4,
+    }
+    .emit(&mut f);
+    Ipv4Repr {
+        src: router_ip,
+        dst: dst_ip,
+        protocol: ipv4::PROTO_ICMP,
+        payload_len: icmp_len,
+        ttl: ipv4::DEFAULT_TTL,
+    }
+    .emit(&mut f[ethernet::HEADER_LEN..], crate::wire::TxCsum::Compute);
+    icmp::emit_frag_needed(
+        &mut f[ethernet::HEADER_LEN + ipv4::HEADER_LEN..],
+        next_hop_mtu,
+        quoted,
+    );
+    f
+}
+
 /// Parses a TCP frame addressed to `mac`/`ip` (checksums verified).
 pub fn parse_tcp_frame(frame: &[u8], mac: MacAddr, ip: Ipv4Addr) -> Option<(TcpRepr, Vec<u8>)> {
     match parse_frame(frame, mac, ip, ChecksumCaps::default(), RxMeta::default()) {

@@ -1090,6 +1090,54 @@ impl Tcb {
         }
     }
 
+    /// Path MTU discovery (RFC 1191 §6.1, §6.5): a router dropped one of our segments because
+    /// its next hop takes datagrams of at most `mtu` bytes. The engine has already done the
+    /// RFC 5927 checks (the quoted segment is in flight, `mtu` is below `mss + 40` and not below
+    /// the minimum).
+    ///
+    /// Every segment in flight was as large as the one dropped, so all of it is resent at once
+    /// at the new size, as Linux's `tcp_simple_retransmit` does: go back to SND.UNA (skipping
+    /// what the peer SACKed), within cwnd. This is no congestion signal: cwnd and ssthresh stay
+    /// and the RTO is not backed off. The go-back-N pass (`F_LOSS`) ends fast recovery, whose
+    /// scoreboard could never find segments that no router forwarded, and `recover` moves to
+    /// SND.NXT so that duplicate ACKs for originals that did arrive start no fast retransmit.
+    pub(crate) fn on_frag_needed<T: Transmit>(
+        &mut self,
+        sh: &mut Shared,
+        tx: &mut T,
+        id: SlotId,
+        mtu: u16,
+    ) {
+        // 20 bytes of IPv4 and 20 of TCP header; `mss` caps payload + TCP options.
+        let mss = mtu.saturating_sub(40).max(MIN_PEER_MSS);
+        if mss >= self.mss {
+            return;
+        }
+        self.mss = mss;
+        self.cc.set_mss(mss as u32);
+        // A SYN or SYN-ACK is small and has its own timer; only data is resent here.
+        if !self.state.is_synchronized() || self.snd_una == self.snd_nxt {
+            return;
+        }
+        if self.has(F_RECOVERY) {
+            self.clear(F_RECOVERY);
+            self.cc.on_recovery_exit(sh.now);
+        }
+        self.recover = self.snd_nxt;
+        self.dupacks = 0;
+        self.rtx_nxt = self.snd_una;
+        self.rtx_end = self.snd_nxt;
+        // Karn: the timed segment is being resent.
+        self.clear(F_RTT_TIMING);
+        self.set(F_LOSS | F_RTX_FORCE);
+        // The head is resent now, so its RTO runs from now (as Linux rearms it when it
+        // retransmits the head), not from the original that was dropped.
+        if self.rtx_kind == RTX_DATA || self.rtx_kind == RTX_TLP {
+            self.cancel_rtx(sh);
+        }
+        self.output(sh, tx, id);
+    }
+
     fn persist_interval(&self, sh: &Shared) -> Duration {
         let base = self.rtt.rto();
         let shift = (self.retries as u32).min(16);

@@ -3,7 +3,7 @@
 
 use super::arp::{ArpPacket, ArpRepr};
 use super::ethernet::{self, EthernetFrame, EthernetRepr};
-use super::icmp::IcmpEcho;
+use super::icmp::{self, IcmpEcho, IcmpMessage, QuotedDatagram};
 use super::ipv4::{self, Ipv4Packet, Ipv4Repr};
 use super::tcp::{TcpFlags, TcpOptions, TcpPacket, TcpRepr};
 use super::{ChecksumCaps, Ipv4Addr, MacAddr, RxCsum, RxMeta, TxCsum, WireError};
@@ -35,6 +35,15 @@ pub enum Parsed<'a> {
         tcp: TcpRepr,
         payload: &'a [u8],
     },
+    /// ICMP "fragmentation needed and DF set" (RFC 1191 §4) quoting a TCP segment from our
+    /// address; whether it belongs to a connection is the engine's to check (RFC 5927).
+    FragNeeded {
+        /// The router that sent it.
+        ip_src: Ipv4Addr,
+        /// 0 from a router older than RFC 1191.
+        next_hop_mtu: u16,
+        quoted: QuotedDatagram,
+    },
 }
 
 /// Why `parse_frame` refused a frame; `count` bumps the matching drop counter.
@@ -52,6 +61,8 @@ pub enum FrameDrop {
     IpUnsupportedProto,
     IcmpMalformed,
     IcmpUnsupported,
+    /// An ICMP error quoting a datagram we cannot have sent: not TCP, or not from our address.
+    IcmpQuoteNotOurs,
     TcpTruncated,
     TcpMalformed,
     TcpChecksum,
@@ -72,6 +83,7 @@ impl FrameDrop {
             FrameDrop::IpUnsupportedProto => &mut drops.ip_unsupported_proto,
             FrameDrop::IcmpMalformed => &mut drops.icmp_malformed,
             FrameDrop::IcmpUnsupported => &mut drops.icmp_unsupported,
+            FrameDrop::IcmpQuoteNotOurs => &mut drops.icmp_quote_not_ours,
             FrameDrop::TcpTruncated => &mut drops.tcp_truncated,
             FrameDrop::TcpMalformed => &mut drops.tcp_malformed,
             FrameDrop::TcpChecksum => &mut drops.tcp_checksum,
@@ -104,8 +116,10 @@ fn tx_mode(cap: bool) -> TxCsum {
 ///
 /// ARP packets are returned whatever their target IP (the engine counts `arp_not_for_us`).
 /// IPv4 checks run in the order checksum, fragment, destination, so a corrupted destination
-/// address is counted as a checksum error. A short or badly summed ICMP message is
-/// `IcmpMalformed`; echo replies and other ICMP types are `IcmpUnsupported`.
+/// address is counted as a checksum error. A short or badly summed ICMP message, or a
+/// frag-needed whose quoted datagram is cut short or not a sane IPv4 header, is
+/// `IcmpMalformed`; a frag-needed quoting anything but TCP from `our_ip` is `IcmpQuoteNotOurs`;
+/// echo replies and other ICMP types and codes are `IcmpUnsupported`.
 #[inline]
 pub fn parse_frame<'a>(
     frame: &'a [u8],
@@ -291,12 +305,23 @@ fn parse_frame_slow<'a>(
                 payload,
             })
         }
-        ipv4::PROTO_ICMP => match IcmpEcho::parse(l4) {
-            Ok(IcmpEcho::Request {
+        ipv4::PROTO_ICMP => match icmp::parse(l4) {
+            Ok(IcmpMessage::FragNeeded(f)) => {
+                let q = f.quoted;
+                if q.protocol != ipv4::PROTO_TCP || q.src != our_ip {
+                    return Err(FrameDrop::IcmpQuoteNotOurs);
+                }
+                Ok(Parsed::FragNeeded {
+                    ip_src: ip_repr.src,
+                    next_hop_mtu: f.next_hop_mtu,
+                    quoted: q,
+                })
+            }
+            Ok(IcmpMessage::Echo(IcmpEcho::Request {
                 ident,
                 seq_no,
                 data,
-            }) => Ok(Parsed::EchoRequest {
+            })) => Ok(Parsed::EchoRequest {
                 eth_src,
                 ip_src: ip_repr.src,
                 ip_dst: ip_repr.dst,
@@ -304,7 +329,7 @@ fn parse_frame_slow<'a>(
                 seq_no,
                 data,
             }),
-            Ok(IcmpEcho::Reply { .. }) | Err(WireError::Unsupported) => {
+            Ok(IcmpMessage::Echo(IcmpEcho::Reply { .. })) | Err(WireError::Unsupported) => {
                 Err(FrameDrop::IcmpUnsupported)
             }
             Err(_) => Err(FrameDrop::IcmpMalformed),
@@ -807,6 +832,80 @@ mod tests {
         );
     }
 
+    /// A router at 198.18.0.254 tells US that our segment to PEER (the reverse of
+    /// `tcp_frame`) did not fit a 1280-byte hop.
+    fn frag_needed_frame(mtu: u16, quote_len: usize) -> Vec<u8> {
+        let r = TcpRepr {
+            src_port: 80,
+            dst_port: 40000,
+            ..repr()
+        };
+        let q = crate::testing::tcp_datagram(US, PEER, &r, &[0x5a; 1400]);
+        crate::testing::build_frag_needed_frame(
+            PEER_MAC,
+            US_MAC,
+            Ipv4Addr::new(198, 18, 0, 254),
+            US,
+            mtu,
+            &q[..quote_len.min(q.len())],
+        )
+    }
+
+    #[test]
+    fn frag_needed_parses_with_its_quoted_segment_rfc1191_4() {
+        for quote_len in [28, 52, crate::testing::ROUTER_QUOTE_LEN] {
+            match parse(&frag_needed_frame(1280, quote_len)) {
+                Ok(Parsed::FragNeeded {
+                    ip_src,
+                    next_hop_mtu,
+                    quoted,
+                }) => {
+                    assert_eq!(ip_src, Ipv4Addr::new(198, 18, 0, 254));
+                    assert_eq!(next_hop_mtu, 1280);
+                    assert_eq!((quoted.src, quoted.dst), (US, PEER));
+                    assert_eq!((quoted.src_port(), quoted.dst_port()), (80, 40000));
+                    assert_eq!(quoted.seq(), SeqNum(1000));
+                    assert_eq!(quoted.total_len as usize, 20 + 32 + 1400);
+                }
+                other => panic!("quote of {quote_len}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn frag_needed_not_about_our_tcp_is_dropped_rfc5927_4_1() {
+        // Quoted source is not our address.
+        let mut f = frag_needed_frame(1280, 52);
+        f[42 + 15] = 9;
+        refill_icmp_csum(&mut f);
+        assert_eq!(parse(&f).err(), Some(FrameDrop::IcmpQuoteNotOurs));
+        // Quoted protocol is UDP.
+        let mut f = frag_needed_frame(1280, 52);
+        f[42 + 9] = 17;
+        refill_icmp_csum(&mut f);
+        assert_eq!(parse(&f).err(), Some(FrameDrop::IcmpQuoteNotOurs));
+        // Bad ICMP checksum, and a quote too short for the ports and sequence number.
+        let mut f = frag_needed_frame(1280, 52);
+        f[60] ^= 1;
+        assert_eq!(parse(&f).err(), Some(FrameDrop::IcmpMalformed));
+        let f = frag_needed_frame(1280, 27);
+        assert_eq!(parse(&f).err(), Some(FrameDrop::IcmpMalformed));
+        // The outer IPv4 header cut short of its own total length.
+        let f = frag_needed_frame(1280, 52);
+        assert_eq!(parse(&f[..f.len() - 1]).err(), Some(FrameDrop::IpTruncated));
+        // Another Destination Unreachable code (host unreachable).
+        let mut f = frag_needed_frame(1280, 52);
+        f[35] = 1;
+        refill_icmp_csum(&mut f);
+        assert_eq!(parse(&f).err(), Some(FrameDrop::IcmpUnsupported));
+    }
+
+    fn refill_icmp_csum(f: &mut [u8]) {
+        f[36..38].copy_from_slice(&[0, 0]);
+        let c = checksum::checksum(&f[34..]);
+        f[36..38].copy_from_slice(&c.to_be_bytes());
+    }
+
     #[test]
     fn each_drop_counts_its_own_counter() {
         let cases = [
@@ -822,6 +921,7 @@ mod tests {
             (FrameDrop::IpUnsupportedProto, "ip_unsupported_protocol"),
             (FrameDrop::IcmpMalformed, "icmp_malformed"),
             (FrameDrop::IcmpUnsupported, "icmp_unsupported_type"),
+            (FrameDrop::IcmpQuoteNotOurs, "icmp_quote_not_ours"),
             (FrameDrop::TcpTruncated, "tcp_truncated"),
             (FrameDrop::TcpMalformed, "tcp_malformed"),
             (FrameDrop::TcpChecksum, "tcp_bad_checksum"),
@@ -858,6 +958,25 @@ mod tests {
             let meta = RxMeta { ipv4: RxCsum::Good, l4: RxCsum::Good };
             let _ = parse_frame(&f[..len], US_MAC, US, ok, meta);
             let _ = parse_frame(&f, US_MAC, US, ok, meta);
+            let _ = parse(&f);
+        }
+
+        /// Corrupting or cutting a valid frag-needed frame reaches every check of the ICMP
+        /// path, with and without a repaired ICMP checksum: never a panic.
+        #[test]
+        fn frag_needed_never_panics_on_corrupted_frames(edits in proptest::collection::vec((14usize..100, any::<u8>()), 1..6), cut in 0usize..120, fix in any::<bool>()) {
+            let mut f = frag_needed_frame(1280, 80);
+            for (at, v) in edits {
+                if at < f.len() {
+                    f[at] = v;
+                }
+            }
+            if fix {
+                refill_ip_csum(&mut f);
+                refill_icmp_csum(&mut f);
+            }
+            let len = f.len().min(cut + 14);
+            let _ = parse(&f[..len]);
             let _ = parse(&f);
         }
 

@@ -56,6 +56,16 @@ counter_struct! {
         sack_recoveries => "TCPSackRecovery",
         reno_recoveries => "TCPRenoRecovery",
         timeouts => "TCPTimeouts",
+        /// Tail loss probes sent (RFC 8985 §7).
+        tlp_probes => "TCPLossProbes",
+        /// Losses RACK found by time: a segment sent later was delivered (RFC 8985 §6.2).
+        rack_lost => "TCPRackLost",
+        /// DSACK blocks sent (RFC 2883) and received.
+        dsack_sent => "TCPDSACKOldSent",
+        dsack_recv => "TCPDSACKRecv",
+        /// Congestion-window reductions undone because every retransmission of the episode
+        /// proved spurious (RFC 3708 / Linux TCPDSACKUndo, TCPLossUndo).
+        cwnd_undo => "TCPDSACKUndo",
         syn_retrans => "TCPSynRetrans",
         delayed_acks => "DelayedACKs",
         ofo_queue => "TCPOFOQueue",

@@ -197,3 +197,75 @@ fn hundred_megabytes_each_way_through_loss_reordering_duplication_and_corruption
     };
     run_transfer(total, imp, 3, Duration::from_secs(24 * 3600));
 }
+
+/// What one lossy transfer cost: simulated time and the client's and server's RTOs.
+struct LossRun {
+    sim: Duration,
+    rtos: u64,
+    retrans: u64,
+    frames: u64,
+}
+
+/// 10 MB each way through random loss `p` in both directions, with Linux's defaults
+/// (rto_min 200 ms, 40 ms delayed ACK) and a 1 ms one-way delay.
+fn lossy_each_way(total: u64, p: f64, seed: u64) -> LossRun {
+    let imp = Impairments {
+        loss: p,
+        delay: Duration::from_millis(1),
+        ..Impairments::default()
+    };
+    let cfg = |ip, mac: u8| {
+        let mut c = config(ip, mac);
+        c.tcp.rto_min = Duration::from_millis(200);
+        c.tcp.delayed_ack = Duration::from_millis(40);
+        c
+    };
+    let t0 = Instant::ZERO;
+    let client = Engine::new(cfg(CLIENT_IP, 2), Bulk::new(total, 11, 22), t0).unwrap();
+    let mut server = Engine::new(cfg(SERVER_IP, 1), Bulk::new(total, 22, 11), t0).unwrap();
+    server.listen(PORT).unwrap();
+    let mut pair = Pair::new(client, server, imp, imp, seed, t0);
+    pair.with_a(|e, now, out| e.connect(now, SocketAddrV4::new(SERVER_IP, PORT), 40000, out))
+        .expect("connect");
+    let finished = pair.run_until(t0 + Duration::from_secs(3600), |p| {
+        p.a.app().progress.closed.is_some() && p.b.app().progress.closed.is_some()
+    });
+    let (c, s) = (&pair.a.app().progress, &pair.b.app().progress);
+    assert!(
+        finished,
+        "{p} loss: did not finish: {} / {}",
+        c.received, s.received
+    );
+    assert_eq!((c.mismatch_at, s.mismatch_at), (None, None));
+    assert_eq!((c.received, s.received), (total, total));
+    let (ma, mb) = (pair.a.counters().mib, pair.b.counters().mib);
+    let run = LossRun {
+        sim: pair.now - t0,
+        rtos: ma.timeouts + mb.timeouts,
+        retrans: ma.retrans_segs + mb.retrans_segs,
+        frames: pair.ab.stats.sent + pair.ba.stats.sent,
+    };
+    eprintln!(
+        "{:.0}% loss, {} MB each way: sim {:?}, RTOs {} (client {} server {}), retransmitted {}, \
+         frames {}, fast retransmits {}, TLPs {}",
+        p * 100.0,
+        total >> 20,
+        run.sim,
+        run.rtos,
+        ma.timeouts,
+        mb.timeouts,
+        run.retrans,
+        run.frames,
+        ma.fast_retrans + mb.fast_retrans,
+        ma.tlp_probes + mb.tlp_probes,
+    );
+    run
+}
+
+#[test]
+fn ten_megabytes_each_way_at_one_three_and_five_percent_loss() {
+    for (p, seed) in [(0.01, 21), (0.03, 22), (0.05, 23)] {
+        let r = lossy_each_way(10 << 20, p, seed);
+        let _ = (r.sim, r.rtos, r.retrans, r.frames);
+    }
+}

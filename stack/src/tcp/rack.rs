@@ -1,12 +1,16 @@
-//! RACK loss detection (RFC 8985 §6), simplified: a compact per-connection record of the
-//! segments in flight, in sequence order, with their last transmission time. A segment is
-//! lost when one sent after it has been delivered and more than RTT + reo_wnd has passed
-//! since it was sent. Unlike DupThresh counting this also finds lost retransmissions.
+//! RACK-TLP loss detection (RFC 8985 §6) and the per-episode recovery state that goes with it:
+//! a compact record of the segments in flight, in sequence order, with their last
+//! transmission time. A segment is lost when one sent after it has been delivered and more
+//! than RACK.rtt + reo_wnd has passed since it was sent. Unlike DupThresh counting this also
+//! finds lost retransmissions and losses in a flight too small for three duplicate ACKs.
 //!
-//! The record lives only while data is in flight (the Tcb drops it when everything is
-//! acknowledged), so idle connections own none of it.
+//! The record lives only while data is in flight on a SACK connection (the Tcb drops it when
+//! everything is acknowledged), so idle connections own none of it. PRR (RFC 6937) and the
+//! undo snapshot (RFC 3708 / Linux's undo) ride in the same allocation, because they too
+//! exist only while a flight is being repaired.
 
 use crate::seq::SeqNum;
+use crate::tcp::cc::Cc;
 use std::collections::VecDeque;
 
 /// Bounds the record's memory (12 B a segment); segments beyond it are simply not tracked.
@@ -16,6 +20,12 @@ const RTX: u8 = 1;
 const LOST: u8 = 2;
 const DELIVERED: u8 = 4;
 
+/// Shortest RACK.rtt + reo_wnd (the timer wheel's 1 ms tick).
+const MIN_WAIT_US: u32 = 1_000;
+
+/// RFC 8985 §6.2 step 4: DSACK-widened reordering windows last this many recoveries.
+const REO_WND_PERSIST: u8 = 16;
+
 #[derive(Clone, Copy, Debug)]
 struct Seg {
     end: SeqNum,
@@ -24,7 +34,39 @@ struct Seg {
     flags: u8,
 }
 
-#[derive(Debug, Default)]
+/// RFC 6937 state for one recovery episode.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Prr {
+    /// Bytes delivered to the receiver since recovery began (prr_delivered).
+    pub delivered: u32,
+    /// Bytes sent since recovery began (prr_out).
+    pub out: u32,
+    /// FlightSize when recovery began (RecoverFS).
+    pub recover_fs: u32,
+}
+
+impl Prr {
+    /// RFC 6937 §3.1: how many bytes may go out on this ACK, given `pipe`, ssthresh and this
+    /// ACK's `delivered` bytes (PRR-SSRB below ssthresh). At least one segment goes out on
+    /// the first ACK of the episode, which is the fast retransmit.
+    pub fn sndcnt(&self, pipe: u32, ssthresh: u32, delivered: u32, mss: u32) -> u32 {
+        let cnt = if pipe > ssthresh {
+            let num = u64::from(self.delivered) * u64::from(ssthresh);
+            let fs = u64::from(self.recover_fs.max(1));
+            (num.div_ceil(fs) as u32).saturating_sub(self.out)
+        } else {
+            let limit = self.delivered.saturating_sub(self.out).max(delivered) + mss;
+            ssthresh.saturating_sub(pipe).min(limit)
+        };
+        if self.out == 0 {
+            cnt.max(mss)
+        } else {
+            cnt
+        }
+    }
+}
+
+#[derive(Default)]
 pub struct Rack {
     /// Start of the first record (SND.UNA once trimmed).
     start: SeqNum,
@@ -34,6 +76,24 @@ pub struct Rack {
     rack_xmit: u32,
     rack_end: SeqNum,
     have: bool,
+    /// RACK.rtt: the RTT of that segment, microseconds.
+    rtt_us: u32,
+    /// Highest delivered sequence (RACK.fack), to see reordering.
+    fack: SeqNum,
+    /// RACK.reordering_seen.
+    reordering_seen: bool,
+    /// RACK.reo_wnd_mult, RACK.reo_wnd_persist, RACK.dsack_round (valid with `dsack_round_set`).
+    reo_wnd_mult: u8,
+    reo_wnd_persist: u8,
+    dsack_round_set: bool,
+    dsack_round: SeqNum,
+    pub prr: Prr,
+    /// The congestion state before this episode's reduction, and the retransmissions of the
+    /// episode not yet shown spurious by a DSACK.
+    pub undo: Option<Cc>,
+    pub undo_retrans: u32,
+    /// The reduction was undone: recovery ends without deflating to ssthresh.
+    pub undone: bool,
 }
 
 /// `a` sent after `b` in wrapping microseconds.
@@ -46,7 +106,50 @@ impl Rack {
     pub fn new(start: SeqNum) -> Self {
         Rack {
             start,
+            fack: start,
+            reo_wnd_mult: 1,
             ..Rack::default()
+        }
+    }
+
+    /// RFC 8985 §6.2 step 4: the reordering window. Zero in recovery or once DupThresh
+    /// segments are SACKed, unless reordering was seen; else min_rtt/4 (times the DSACK
+    /// multiplier), at most SRTT.
+    pub fn reo_wnd(
+        &self,
+        min_rtt_us: u32,
+        srtt_us: u32,
+        in_recovery: bool,
+        sacked_segs: bool,
+    ) -> u32 {
+        if !self.reordering_seen && (in_recovery || sacked_segs) {
+            return 0;
+        }
+        (min_rtt_us / 4)
+            .saturating_mul(u32::from(self.reo_wnd_mult))
+            .min(srtt_us)
+    }
+
+    /// A DSACK arrived (RFC 8985 §6.2 step 4): widen the window, once per round trip.
+    pub fn on_dsack(&mut self, snd_una: SeqNum, snd_nxt: SeqNum) {
+        if self.dsack_round_set && snd_una.ge(self.dsack_round) {
+            self.dsack_round_set = false;
+        }
+        if !self.dsack_round_set {
+            self.dsack_round_set = true;
+            self.dsack_round = snd_nxt;
+            self.reo_wnd_mult = self.reo_wnd_mult.saturating_add(1);
+            self.reo_wnd_persist = REO_WND_PERSIST;
+        }
+    }
+
+    /// A recovery episode ended: a widened window decays after 16 of them.
+    pub fn on_recovery_exit(&mut self) {
+        if self.reo_wnd_persist > 0 {
+            self.reo_wnd_persist -= 1;
+            if self.reo_wnd_persist == 0 {
+                self.reo_wnd_mult = 1;
+            }
         }
     }
 
@@ -105,23 +208,13 @@ impl Rack {
         min_rtt_us: u32,
         mut is_sacked: impl FnMut(SeqNum, SeqNum) -> bool,
     ) {
-        let upd = |s: &Seg, have: &mut bool, x: &mut u32, e: &mut SeqNum| {
-            if s.flags & RTX != 0 && now_us.wrapping_sub(s.xmit) < min_rtt_us {
-                return;
-            }
-            if !*have || after(s.xmit, *x) || (s.xmit == *x && s.end.gt(*e)) {
-                *have = true;
-                *x = s.xmit;
-                *e = s.end;
-            }
-        };
         while let Some(s) = self.segs.front().copied() {
             if !s.end.le(snd_una) {
                 break;
             }
             self.segs.pop_front();
             if s.flags & DELIVERED == 0 {
-                upd(&s, &mut self.have, &mut self.rack_xmit, &mut self.rack_end);
+                self.delivered(&s, now_us, min_rtt_us);
             }
             self.start = s.end;
         }
@@ -129,35 +222,73 @@ impl Rack {
             self.start = snd_una;
         }
         let mut start = self.start;
-        for s in self.segs.iter_mut() {
+        for i in 0..self.segs.len() {
+            let s = self.segs[i];
             if s.flags & DELIVERED == 0 && is_sacked(start, s.end) {
-                s.flags |= DELIVERED;
-                let c = *s;
-                upd(&c, &mut self.have, &mut self.rack_xmit, &mut self.rack_end);
+                self.segs[i].flags |= DELIVERED;
+                self.delivered(&s, now_us, min_rtt_us);
             }
             start = s.end;
         }
     }
 
-    /// RFC 8985 §6.2 step 5: marks lost every undelivered segment sent before the most recent
-    /// delivered one whose RTT + reo_wnd has passed. Returns how many were newly marked.
-    pub fn detect_loss(&mut self, now_us: u32, wait_us: u32) -> u32 {
-        if !self.have {
-            return 0;
+    /// RFC 8985 §6.2 steps 2 and 3 for one newly delivered segment.
+    fn delivered(&mut self, s: &Seg, now_us: u32, min_rtt_us: u32) {
+        if s.end.lt(self.fack) {
+            if s.flags & RTX == 0 {
+                self.reordering_seen = true;
+            }
+        } else {
+            self.fack = s.end;
         }
+        let rtt = now_us.wrapping_sub(s.xmit);
+        // An ACK sooner than min_rtt after a retransmission is presumed for the original.
+        if s.flags & RTX != 0 && rtt < min_rtt_us {
+            return;
+        }
+        if !self.have
+            || after(s.xmit, self.rack_xmit)
+            || (s.xmit == self.rack_xmit && s.end.gt(self.rack_end))
+        {
+            self.have = true;
+            self.rack_xmit = s.xmit;
+            self.rack_end = s.end;
+            self.rtt_us = rtt;
+        }
+    }
+
+    /// RFC 8985 §6.2 step 5: marks lost every undelivered segment sent before the most recent
+    /// delivered one once RACK.rtt + `reo_wnd_us` has passed since it was sent. Returns how
+    /// many were newly marked, and how long until the next one might be (the reordering
+    /// timer, RFC 8985 §6.3).
+    pub fn detect_loss(&mut self, now_us: u32, reo_wnd_us: u32) -> (u32, Option<u32>) {
+        if !self.have {
+            return (0, None);
+        }
+        // Never sooner than the engine's timer granularity: with a near-zero RTT every
+        // segment sent before a SACKed one would otherwise be "lost" on the spot.
+        let wait_us = self.rtt_us.saturating_add(reo_wnd_us).max(MIN_WAIT_US);
         let mut n = 0;
+        let mut next: Option<u32> = None;
         for s in self.segs.iter_mut() {
             if s.flags & (DELIVERED | LOST) != 0 {
                 continue;
             }
             let before = after(self.rack_xmit, s.xmit)
                 || (self.rack_xmit == s.xmit && s.end.lt(self.rack_end));
-            if before && now_us.wrapping_sub(s.xmit) >= wait_us {
+            if !before {
+                continue;
+            }
+            let age = now_us.wrapping_sub(s.xmit);
+            if age >= wait_us {
                 s.flags |= LOST;
                 n += 1;
+            } else {
+                let left = wait_us - age;
+                next = Some(next.map_or(left, |x| x.min(left)));
             }
         }
-        n
+        (n, next)
     }
 
     /// RFC 8985 §6.3 / Linux after an RTO: every undelivered segment is lost.
@@ -209,27 +340,90 @@ mod tests {
     fn earlier_segment_lost_after_rtt_plus_reo_wnd_rfc8985_6_2() {
         let mut r = Rack::new(s(0));
         for i in 0..4u32 {
-            r.on_send(s(i * 100), s(i * 100 + 100), 1000 + i, false);
+            r.on_send(s(i * 100), s(i * 100 + 100), 10_000 + i * 10, false);
         }
-        // Segment 2 (sent at 1002) SACKed at 1500.
-        r.on_ack(s(0), 1500, 100, |a, b| a.ge(s(200)) && b.le(s(300)));
-        // Not yet: RTT + reo_wnd = 600 has not passed for segments 0 and 1.
-        assert_eq!(r.detect_loss(1500, 600), 0);
+        // Segment 2 (sent at 10020) SACKed at 15000: RACK.rtt = 4980 µs.
+        r.on_ack(s(0), 15_000, 100, |a, b| a.ge(s(200)) && b.le(s(300)));
+        // Not yet: RACK.rtt + reo_wnd = 5980 has not passed for segments 0 and 1.
+        assert_eq!(r.detect_loss(15_000, 1000), (0, Some(980)));
         assert_eq!(r.next_lost(), None);
-        assert_eq!(r.detect_loss(1601, 600), 2);
+        assert_eq!(r.detect_loss(16_000, 1000).0, 2);
         assert_eq!(r.next_lost(), Some((s(0), 100)));
         // Segment 3 was sent after the delivered one: not lost.
-        r.on_send(s(0), s(100), 1700, true);
+        r.on_send(s(0), s(100), 17_000, true);
         assert_eq!(r.next_lost(), Some((s(100), 100)));
-        r.on_send(s(100), s(200), 1701, true);
+        r.on_send(s(100), s(200), 17_010, true);
         assert_eq!(r.next_lost(), None);
-        // The retransmissions are lost again when a later-sent segment is delivered.
-        r.on_send(s(400), s(500), 1800, false);
-        r.on_ack(s(0), 2500, 100, |a, b| a.ge(s(400)) && b.le(s(500)));
-        assert_eq!(r.detect_loss(2500, 600), 3); // 0, 1 (resent at 1700) and 3 (sent at 1003)
+        // The retransmissions are lost again when a later-sent segment is delivered
+        // (RACK.rtt now 7000 µs, so 8000 µs after they were resent).
+        r.on_send(s(400), s(500), 18_000, false);
+        r.on_ack(s(0), 25_000, 100, |a, b| a.ge(s(400)) && b.le(s(500)));
+        assert_eq!(r.detect_loss(25_010, 1000).0, 3); // 0, 1 (resent) and 3 (sent at 10030)
         assert_eq!(r.next_lost(), Some((s(0), 100)));
-        r.on_ack(s(500), 2600, 100, |_, _| false);
+        r.on_ack(s(500), 26_000, 100, |_, _| false);
         assert!(r.is_empty());
+    }
+
+    /// The wait never drops below the timer tick, however small the RTT.
+    #[test]
+    fn wait_is_at_least_one_millisecond() {
+        let mut r = Rack::new(s(0));
+        r.on_send(s(0), s(100), 0, false);
+        r.on_send(s(100), s(200), 0, false);
+        r.on_ack(s(0), 10, 0, |a, _| a.ge(s(100)));
+        assert_eq!(r.detect_loss(10, 0), (0, Some(990)));
+        assert_eq!(r.detect_loss(1000, 0).0, 1);
+    }
+
+    /// RFC 8985 §6.2 step 4: reo_wnd is min_rtt/4, zero in recovery unless reordering was
+    /// seen, widened by DSACK once per round trip, capped at SRTT.
+    #[test]
+    fn reordering_window_rfc8985_6_2_step4() {
+        let mut r = Rack::new(s(0));
+        assert_eq!(r.reo_wnd(8000, 20_000, false, false), 2000);
+        assert_eq!(r.reo_wnd(8000, 20_000, true, false), 0);
+        assert_eq!(r.reo_wnd(8000, 20_000, false, true), 0);
+        r.on_dsack(s(0), s(1000));
+        assert_eq!(r.reo_wnd(8000, 20_000, false, false), 4000);
+        r.on_dsack(s(500), s(1000)); // same round: no further widening
+        assert_eq!(r.reo_wnd(8000, 20_000, false, false), 4000);
+        r.on_dsack(s(1000), s(2000));
+        assert_eq!(r.reo_wnd(8000, 20_000, false, false), 6000);
+        assert_eq!(r.reo_wnd(8000, 5000, false, false), 5000);
+        for _ in 0..REO_WND_PERSIST {
+            r.on_recovery_exit();
+        }
+        assert_eq!(r.reo_wnd(8000, 20_000, false, false), 2000);
+        // A segment delivered below one delivered before it (and not resent) is reordering:
+        // from then on the window applies in recovery too.
+        r.on_send(s(0), s(100), 0, false);
+        r.on_send(s(100), s(200), 0, false);
+        r.on_ack(s(0), 5000, 0, |a, _| a.ge(s(100)));
+        r.on_ack(s(200), 5100, 0, |_, _| false);
+        assert_eq!(r.reo_wnd(8000, 20_000, true, true), 2000);
+    }
+
+    /// RFC 6937 §3.1: proportional while pipe > ssthresh, PRR-SSRB below it, and the first
+    /// ACK of an episode always sends the fast retransmit.
+    #[test]
+    fn prr_send_quota_rfc6937_3_1() {
+        let mss = 1000;
+        let mut p = Prr {
+            recover_fs: 20_000,
+            ..Prr::default()
+        };
+        // First ACK: at least one segment.
+        p.delivered = 1000;
+        assert_eq!(p.sndcnt(19_000, 14_000, 1000, mss), 1000);
+        p.out = 1000;
+        // Proportional: delivered * ssthresh / RecoverFS - out = 4000 * 0.7 - 1000.
+        p.delivered = 4000;
+        assert_eq!(p.sndcnt(16_000, 14_000, 1000, mss), 1800);
+        // Below ssthresh: grow back by at most delivered + MSS, up to ssthresh - pipe.
+        p.delivered = 10_000;
+        p.out = 9000;
+        assert_eq!(p.sndcnt(10_000, 14_000, 1000, mss), 2000);
+        assert_eq!(p.sndcnt(13_500, 14_000, 1000, mss), 500);
     }
 
     /// RFC 8985 §6.2 step 2: an ACK arriving sooner than min_rtt after a retransmission is
@@ -241,6 +435,6 @@ mod tests {
         r.on_send(s(100), s(200), 1, false);
         r.on_send(s(0), s(100), 500, true);
         r.on_ack(s(100), 510, 100, |_, _| false);
-        assert_eq!(r.detect_loss(10_000, 100), 0);
+        assert_eq!(r.detect_loss(10_000, 100).0, 0);
     }
 }

@@ -25,6 +25,8 @@ pub struct RttEstimator {
     min_us: u64,
     max_us: u64,
     backoff: u32,
+    /// Smallest sample seen, µs (u32::MAX before any): RACK's min_RTT (RFC 8985 §6.2).
+    min_rtt_us: u32,
 }
 
 fn dur_to_us(d: Duration) -> u64 {
@@ -44,11 +46,14 @@ impl RttEstimator {
             min_us,
             max_us,
             backoff: 0,
+            min_rtt_us: u32::MAX,
         }
     }
 
     pub fn sample(&mut self, rtt: Duration) {
-        let r = dur_to_us(rtt).min(MAX_SAMPLE_US) << FRAC_SHIFT;
+        let us = dur_to_us(rtt).min(MAX_SAMPLE_US);
+        self.min_rtt_us = self.min_rtt_us.min(us.min(u32::MAX as u64) as u32);
+        let r = us << FRAC_SHIFT;
         match self.srtt {
             None => {
                 // RFC 6298 §2.2.
@@ -85,6 +90,11 @@ impl RttEstimator {
             None => u64::MAX,
         };
         Duration::from_micros(rto.min(self.max_us))
+    }
+
+    /// The smallest RTT sample so far, µs (u32::MAX before any).
+    pub fn min_rtt_us(&self) -> u32 {
+        self.min_rtt_us
     }
 
     pub fn srtt(&self) -> Option<Duration> {

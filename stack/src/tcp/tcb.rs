@@ -13,6 +13,7 @@ use crate::flow::FourTuple;
 use crate::seq::SeqNum;
 use crate::table::SlotId;
 use crate::tcp::cc::Cc;
+use crate::tcp::rack::{Prr, Rack};
 use crate::tcp::rtt::RttEstimator;
 use crate::tcp::scoreboard::Scoreboard;
 use crate::time::Instant;
@@ -65,6 +66,8 @@ pub(crate) const F_SYN_ACKED: u32 = 1 << 22;
 pub(crate) const F_FORCE_SEND: u32 = 1 << 23;
 /// This flight's tail loss probe went out (RFC 8985 §7: one probe per episode).
 pub(crate) const F_TLP: u32 = 1 << 25;
+/// A D-SACK block (`dsack`) goes first in the next ACK's SACK option (RFC 2883 §4).
+pub(crate) const F_DSACK: u32 = 1 << 26;
 /// `delack_due` holds when the owed delayed ACK must go out. The delack timer itself is lazy:
 /// it is not cancelled when an ACK goes out early, and a firing that finds the due time moved
 /// later re-arms instead (one wheel operation per delayed-ACK interval, not per segment pair).
@@ -89,9 +92,13 @@ pub(crate) const RTX_PERSIST: u8 = 3;
 pub(crate) const RTX_KEEPALIVE: u8 = 4;
 pub(crate) const RTX_FIN_WAIT2: u8 = 5;
 pub(crate) const RTX_TLP: u8 = 6;
+/// RACK's reordering timer (RFC 8985 §6.3): a segment may be declared lost when it fires.
+pub(crate) const RTX_REO: u8 = 7;
 
 /// RFC 8985 §7.2 WCDelAckT: the worst-case delayed-ACK time of a peer holding one segment.
 const TLP_MAX_ACK_DELAY: Duration = Duration::from_millis(200);
+/// Shortest probe timeout (Linux tcp_schedule_loss_probe: 10 ms).
+const TLP_MIN_PTO: Duration = Duration::from_millis(10);
 
 /// The minimum MSS a peer may impose (RFC 9293 §3.7.1 default is 536; below 64 is abuse).
 const MIN_PEER_MSS: u16 = 64;
@@ -175,6 +182,10 @@ pub struct Tcb {
     pub(crate) rcvbuf: RecvBuffer,
     /// Allocated on the first SACK-carrying ACK only.
     pub(crate) sb: Option<Box<Scoreboard>>,
+    /// RACK record, PRR and undo state: only while data is in flight on a SACK connection.
+    pub(crate) rack: Option<Box<Rack>>,
+    /// The duplicate range to report in a D-SACK block (valid with `F_DSACK`).
+    pub(crate) dsack: (SeqNum, SeqNum),
 }
 
 #[inline]
@@ -239,6 +250,8 @@ impl Tcb {
             sndbuf: SendBuffer::new(cfg.tx_buf),
             rcvbuf: RecvBuffer::new(cfg.rx_buf, cfg.max_ooo_ranges),
             sb: None,
+            rack: None,
+            dsack: (SeqNum(0), SeqNum(0)),
         }
     }
 
@@ -415,6 +428,9 @@ impl Tcb {
             // A zero-window probe or a keepalive (seq = RCV.NXT - 1) lands here too: the ACK
             // we send is exactly the answer it wants.
             sh.counters.drops.tcp_out_of_window += 1;
+            if !data.is_empty() && (seq + data.len()).le(self.rcv_nxt) {
+                self.queue_dsack(sh, seq, seq + data.len());
+            }
             if !flags.rst() {
                 self.set(F_ACK_NOW);
             }
@@ -496,6 +512,8 @@ impl Tcb {
         }
 
         let seg_wnd = (seg.window as u32) << wnd_shift;
+        let una_before = self.snd_una;
+        let sacked_before = self.sb.as_ref().map_or(0, |sb| sb.sacked_bytes());
         if ack.gt(self.snd_una) {
             self.on_new_ack(sh, ack, seg, ev);
         } else if ack == self.snd_una && self.snd_nxt != self.snd_una {
@@ -513,6 +531,17 @@ impl Tcb {
             };
             if dup {
                 self.on_dupack(sh, newly_sacked);
+            }
+        }
+        if self.rack.is_some() {
+            let sacked = self.sb.as_ref().map_or(0, |sb| sb.sacked_bytes());
+            let delivered = ((self.snd_una - una_before) as i64 + sacked as i64
+                - sacked_before as i64)
+                .max(0) as u32;
+            self.rack_on_ack(sh, seg, una_before, delivered);
+            self.rack_detect(sh, id);
+            if self.snd_una == self.snd_nxt && !self.has(F_RECOVERY) {
+                self.rack = None;
             }
         }
         // RFC 9293 §3.10.7.4: update the send window only from newer segments.
@@ -549,6 +578,14 @@ impl Tcb {
         let mut at = 0usize;
         if seq.lt(self.rcv_nxt) {
             let skip = (self.rcv_nxt - seq) as usize;
+            if !data.is_empty() {
+                let end = if skip < data.len() {
+                    self.rcv_nxt
+                } else {
+                    seq + data.len()
+                };
+                self.queue_dsack(sh, seq, end);
+            }
             if skip >= data.len() {
                 if skip > data.len() {
                     fin = false; // the FIN itself is old
@@ -787,7 +824,13 @@ impl Tcb {
             if ack.ge(self.recover) {
                 // Full ACK (RFC 6582 §3.2 step 3 / RFC 6675 §5): leave recovery.
                 self.clear(F_RECOVERY | F_RTX_FORCE);
-                self.cc.on_recovery_exit(sh.now);
+                let undone = self.rack.as_mut().is_some_and(|r| {
+                    r.on_recovery_exit();
+                    core::mem::take(&mut r.undone)
+                });
+                if !undone {
+                    self.cc.on_recovery_exit(sh.now);
+                }
                 self.dupacks = 0;
             } else if !self.has(F_SACK) {
                 // Partial ACK (RFC 6582 §3.2 step 4): retransmit the next hole, deflate.
@@ -821,7 +864,7 @@ impl Tcb {
         // the flight moved on).
         self.clear(F_TLP);
         // Restart the retransmission timer for what remains (RFC 6298 §5.3).
-        if self.rtx_kind == RTX_DATA || self.rtx_kind == RTX_SYN || self.rtx_kind == RTX_TLP {
+        if matches!(self.rtx_kind, RTX_DATA | RTX_SYN | RTX_TLP | RTX_REO) {
             self.cancel_rtx(sh);
         }
         // Also when the app filled the buffer exactly (no short send, but nothing left).
@@ -867,6 +910,15 @@ impl Tcb {
             return;
         }
         let flight = self.snd_nxt - self.snd_una;
+        if let Some(r) = self.rack.as_mut() {
+            r.prr = Prr {
+                recover_fs: flight,
+                ..Prr::default()
+            };
+            r.undo = Some(self.cc.clone());
+            r.undo_retrans = 0;
+            r.undone = false;
+        }
         self.cc.on_congestion_event(sh.now, flight);
         self.recover = self.snd_nxt;
         self.set(F_RECOVERY | F_RTX_FORCE);
@@ -1022,6 +1074,10 @@ impl Tcb {
                 // SND.UNA.
                 let flight = self.in_flight();
                 self.cc.on_rto(sh.now, flight);
+                if let Some(r) = self.rack.as_mut() {
+                    r.undo = None;
+                    r.undone = false;
+                }
                 self.rtt.backoff();
                 self.clear(F_RECOVERY | F_RTT_TIMING);
                 self.recover = self.snd_nxt;
@@ -1039,6 +1095,10 @@ impl Tcb {
                     return;
                 }
                 self.send_tail_loss_probe(sh, tx, id);
+            }
+            RTX_REO => {
+                self.rack_detect(sh, id);
+                self.output(sh, tx, id);
             }
             RTX_PERSIST => {
                 if self.snd_wnd > 0 {
@@ -1203,11 +1263,17 @@ impl Tcb {
         if self.has(F_TS) {
             options.timestamp = Some((ms32(sh.now).wrapping_add(self.ts_offset), self.ts_recent));
         }
-        if self.has(F_SACK) && self.rcvbuf.has_out_of_order() {
+        let dsack = self.has(F_DSACK);
+        if self.has(F_SACK) && (dsack || self.rcvbuf.has_out_of_order()) {
             let max = if self.has(F_TS) { 3 } else { 4 };
             let mut ranges = [(0usize, 0usize); 4];
-            let n = self.rcvbuf.sack_ranges(max, &mut ranges).min(max);
             let mut blocks = SackBlocks::default();
+            if dsack {
+                self.clear(F_DSACK);
+                blocks.push(self.dsack.0, self.dsack.1);
+            }
+            let max = max - dsack as usize;
+            let n = self.rcvbuf.sack_ranges(max, &mut ranges).min(max);
             for &(a, b) in &ranges[..n] {
                 blocks.push(self.rcv_nxt + a, self.rcv_nxt + b);
             }
@@ -1267,6 +1333,7 @@ impl Tcb {
             sh.counters.tx_bytes += sent as u64;
         }
         self.segment_sent();
+        self.rack_on_send(sh, seq, sent + fin as usize, rtx);
         Some(sent)
     }
 
@@ -1607,9 +1674,21 @@ impl Tcb {
         seq: SeqNum,
         smss: usize,
     ) -> bool {
+        // Never past SND.NXT: a retransmission of a short segment must not carry bytes that
+        // were never sent (the peer would ACK beyond SND.NXT, which we must refuse).
         let data_end = self.data_end();
-        let len = if seq.lt(data_end) {
-            ((data_end - seq) as usize).min(smss)
+        let sent_end = if self.has(F_FIN_SENT) {
+            self.snd_nxt - 1u32
+        } else {
+            self.snd_nxt
+        };
+        let end = if sent_end.lt(data_end) {
+            sent_end
+        } else {
+            data_end
+        };
+        let len = if seq.lt(end) {
+            ((end - seq) as usize).min(smss)
         } else {
             0
         };
@@ -1644,17 +1723,27 @@ impl Tcb {
                 break;
             }
             self.clear(F_RTX_FORCE);
-            let next = match self.sb.as_ref() {
-                Some(sb) => sb.next_lost(self.snd_una, self.snd_nxt, self.high_rxt, smss as u32),
-                None => None,
+            // RACK's time-based verdict first: it also finds lost retransmissions, which
+            // RFC 6675's NextSeg (above HighRxt only) cannot.
+            let rack_lost = self
+                .rack
+                .as_ref()
+                .and_then(|r| r.next_lost())
+                .filter(|&(seq, _)| seq.ge(self.snd_una));
+            let next = match (rack_lost, self.sb.as_ref()) {
+                (Some((seq, len)), _) => Some((seq, len.min(smss as u32))),
+                (None, Some(sb)) => {
+                    sb.next_lost(self.snd_una, self.snd_nxt, self.high_rxt, smss as u32)
+                }
+                (None, None) => None,
             };
             let next = match next {
                 Some(n) => Some(n),
                 None if force => Some((self.snd_una, smss as u32)),
                 None => None,
             };
-            if let Some((seq, _)) = next {
-                if !self.retransmit_one(sh, tx, seq, smss) {
+            if let Some((seq, len)) = next {
+                if !self.retransmit_one(sh, tx, seq, len as usize) {
                     break;
                 }
                 continue;
@@ -1728,7 +1817,7 @@ impl Tcb {
     /// Arms the rtx slot for what the connection is waiting for now.
     fn arm_timers(&mut self, sh: &mut Shared, id: SlotId) {
         if self.snd_una != self.snd_nxt {
-            if self.rtx_kind != RTX_DATA && self.rtx_kind != RTX_TLP {
+            if !matches!(self.rtx_kind, RTX_DATA | RTX_TLP | RTX_REO) {
                 let rto = self.rtt.rto();
                 match self.pto() {
                     Some(pto) if pto < rto => self.arm_rtx(sh, id, RTX_TLP, pto),
@@ -1778,7 +1867,8 @@ impl Tcb {
             return None;
         }
         let srtt = self.rtt.srtt()?;
-        let mut pto = srtt * 2;
+        // Linux's floor: a near-zero SRTT must not make the probe fire on the next poll.
+        let mut pto = (srtt * 2).max(TLP_MIN_PTO);
         if self.snd_nxt - self.snd_una <= self.smss() {
             pto += TLP_MAX_ACK_DELAY;
         }
@@ -1789,6 +1879,7 @@ impl Tcb {
     /// it, else resend the highest un-SACKed segment; then wait for the RTO.
     fn send_tail_loss_probe<T: Transmit>(&mut self, sh: &mut Shared, tx: &mut T, id: SlotId) {
         self.set(F_TLP);
+        sh.counters.mib.tlp_probes += 1;
         let smss = self.smss();
         let data_end = self.data_end();
         let mut sent = false;
@@ -1816,6 +1907,111 @@ impl Tcb {
         let rto = self.rtt.rto();
         self.arm_rtx(sh, id, RTX_DATA, rto);
         self.output(sh, tx, id);
+    }
+
+    /// RFC 2883: report `[start, end)`, data that arrived twice, in the next ACK.
+    fn queue_dsack(&mut self, sh: &mut Shared, start: SeqNum, end: SeqNum) {
+        if self.has(F_SACK) && start.lt(end) {
+            self.dsack = (start, end);
+            self.set(F_DSACK | F_ACK_NOW);
+            sh.counters.mib.dsack_sent += 1;
+        }
+    }
+
+    /// Every (re)transmission of data on a SACK connection is recorded for RACK, and counted
+    /// for PRR (prr_out) and for undo.
+    fn rack_on_send(&mut self, sh: &Shared, seq: SeqNum, len: usize, rtx: bool) {
+        if !self.has(F_SACK) || len == 0 {
+            return;
+        }
+        let recovering = self.has(F_RECOVERY);
+        let r = self.rack.get_or_insert_with(|| Box::new(Rack::new(seq)));
+        r.on_send(seq, seq + len, us32(sh.now), rtx);
+        if recovering {
+            r.prr.out = r.prr.out.saturating_add(len as u32);
+        }
+        if rtx && r.undo.is_some() {
+            r.undo_retrans += 1;
+        }
+    }
+
+    /// An acceptable ACK on a SACK connection: D-SACK (RFC 2883 §4: widen RACK's reordering
+    /// window, undo a reduction all of whose retransmissions proved needless), RACK's record
+    /// of what was delivered, and PRR's window for this ACK (RFC 6937 §3.1).
+    fn rack_on_ack(&mut self, sh: &mut Shared, seg: &TcpRepr, una_before: SeqNum, delivered: u32) {
+        let now = us32(sh.now);
+        let min_rtt = self.rtt.min_rtt_us();
+        let blocks = seg.options.sack.as_slice();
+        let recovering = self.has(F_RECOVERY);
+        let smss = self.smss();
+        let Some(r) = self.rack.as_mut() else { return };
+        if let Some((_, end)) = Scoreboard::dsack(una_before, blocks) {
+            sh.counters.mib.dsack_recv += 1;
+            r.on_dsack(self.snd_una, self.snd_nxt);
+            if r.undo.is_some() && end.le(self.high_rxt.max(self.snd_una)) {
+                r.undo_retrans = r.undo_retrans.saturating_sub(1);
+                if r.undo_retrans == 0 {
+                    if let Some(prior) = r.undo.take() {
+                        if prior.cwnd() > self.cc.cwnd() {
+                            self.cc = prior;
+                            sh.counters.mib.cwnd_undo += 1;
+                            r.undone = recovering;
+                        }
+                    }
+                }
+            }
+        }
+        let sb = self.sb.as_deref();
+        r.on_ack(self.snd_una, now, min_rtt, |a, b| {
+            sb.is_some_and(|sb| sb.covers(a, b))
+        });
+        if recovering && !r.undone {
+            r.prr.delivered = r.prr.delivered.saturating_add(delivered);
+            let pipe = sb.map_or(self.snd_nxt - self.snd_una, |sb| {
+                sb.pipe(self.snd_una, self.snd_nxt, self.high_rxt, smss)
+            });
+            let cnt = r.prr.sndcnt(pipe, self.cc.ssthresh(), delivered, smss);
+            self.cc.set_cwnd(pipe.saturating_add(cnt));
+        }
+    }
+
+    /// RACK loss detection (RFC 8985 §6.2 step 5) after an ACK or when the reordering timer
+    /// fires: segments found lost start recovery (or are resent within it), and segments that
+    /// may yet be found lost arm the reordering timer.
+    fn rack_detect(&mut self, sh: &mut Shared, id: SlotId) {
+        if self.has(F_LOSS) || self.snd_una == self.snd_nxt {
+            return;
+        }
+        let smss = self.smss();
+        let recovering = self.has(F_RECOVERY);
+        let Some(r) = self.rack.as_mut() else { return };
+        let srtt = self
+            .rtt
+            .srtt()
+            .map_or(u32::MAX, |d| d.as_micros().min(u32::MAX as u128) as u32);
+        let min_rtt = self.rtt.min_rtt_us().min(srtt);
+        let many = self
+            .sb
+            .as_ref()
+            .is_some_and(|sb| sb.sacked_bytes() >= u32::from(DUP_THRESH) * smss);
+        let reo = r.reo_wnd(min_rtt, srtt, recovering, many);
+        let (lost, next) = r.detect_loss(us32(sh.now), reo);
+        if lost > 0 {
+            sh.counters.mib.rack_lost += u64::from(lost);
+            if self.has(F_RECOVERY) {
+                // A lost retransmission: resend it now, as the fast retransmit was.
+                self.set(F_RTX_FORCE);
+            } else {
+                self.enter_recovery(sh);
+                self.set(F_RTX_FORCE);
+            }
+        }
+        if let Some(wait) = next {
+            let wait = Duration::from_micros(u64::from(wait));
+            if wait < self.rtt.rto() {
+                self.arm_rtx(sh, id, RTX_REO, wait);
+            }
+        }
     }
 
     /// Queues our FIN (app close / shutdown): the state moves at once (RFC 9293 §3.10.4).

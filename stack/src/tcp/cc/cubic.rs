@@ -27,6 +27,7 @@ struct Epoch {
     w_est: f64,
 }
 
+#[derive(Clone)]
 pub struct Cubic {
     cwnd: u32,
     ssthresh: u32,

@@ -64,6 +64,7 @@ fn app_limited(cwnd: u32, in_flight: u32, bytes_acked: u32) -> bool {
     in_flight.saturating_add(bytes_acked) < cwnd / 2
 }
 
+#[derive(Clone)]
 pub enum Cc {
     NewReno(newreno::NewReno),
     Cubic(cubic::Cubic),

@@ -6,6 +6,7 @@
 
 use super::{flight_reduction, slow_start};
 
+#[derive(Clone)]
 pub struct NewReno {
     cwnd: u32,
     ssthresh: u32,

@@ -663,10 +663,11 @@ impl<A: App> Engine<A> {
             let Some(slot) = self.conns.get_mut(id) else {
                 return;
             };
-            // The frame's source is the next hop for the reply (learned, no ARP needed).
-            slot.tcb.peer_mac = eth_src;
+            // The frame's source becomes the next hop for replies (no ARP needed), but only
+            // once `input` found the segment acceptable.
             let mut ev = Events::default();
-            slot.tcb.input(&mut self.sh, tx, id, seg, payload, &mut ev);
+            slot.tcb
+                .input(&mut self.sh, tx, id, eth_src, seg, payload, &mut ev);
             self.dispatch(id, payload, ev, tx);
             return;
         }
@@ -958,7 +959,8 @@ impl<A: App> Engine<A> {
             opened: true,
             ..Events::default()
         };
-        slot.tcb.input(&mut self.sh, tx, id, seg, payload, &mut ev);
+        slot.tcb
+            .input(&mut self.sh, tx, id, eth_src, seg, payload, &mut ev);
         self.dispatch(id, payload, ev, tx);
     }
 

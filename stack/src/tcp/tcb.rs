@@ -323,13 +323,17 @@ impl Tcb {
     // Input
     // ---------------------------------------------------------------------------------------
 
-    /// Segment arrival (RFC 9293 §3.10.7.3 for SYN-SENT, §3.10.7.4 otherwise).
+    /// Segment arrival (RFC 9293 §3.10.7.3 for SYN-SENT, §3.10.7.4 otherwise). `eth_src` is
+    /// the frame's source MAC: it becomes the next hop for our replies only once the segment
+    /// has passed the acceptability, RST, SYN and ACK checks, so a blind off-path frame with
+    /// the 4-tuple cannot redirect the connection's traffic.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn input<T: Transmit>(
         &mut self,
         sh: &mut Shared,
         tx: &mut T,
         id: SlotId,
+        eth_src: MacAddr,
         seg: &TcpRepr,
         payload: &[u8],
         ev: &mut Events,
@@ -339,7 +343,7 @@ impl Tcb {
             self.clear(F_NO_MAC);
         }
         if self.state == State::SynSent {
-            self.input_syn_sent(sh, tx, id, seg, ev);
+            self.input_syn_sent(sh, tx, id, eth_src, seg, ev);
             return;
         }
         let mut flags = seg.flags;
@@ -471,20 +475,21 @@ impl Tcb {
             }
             return;
         }
+        if self.state == State::SynReceived && !ack.gt(self.snd_una) {
+            sh.counters.drops.tcp_bad_ack += 1;
+            self.send_rst(sh, tx, ack, None);
+            return;
+        }
+        // The segment is acceptable: its source is the peer's current next hop.
+        self.peer_mac = eth_src;
         if self.state == State::SynReceived {
-            if ack.gt(self.snd_una) {
-                self.state = State::Established;
-                ev.opened = true;
-                // The window in the handshake's final ACK is scaled (RFC 7323 §2.2).
-                self.snd_wnd = (seg.window as u32) << wnd_shift;
-                self.max_snd_wnd = self.snd_wnd;
-                self.snd_wl1 = seq;
-                self.snd_wl2 = ack;
-            } else {
-                sh.counters.drops.tcp_bad_ack += 1;
-                self.send_rst(sh, tx, ack, None);
-                return;
-            }
+            self.state = State::Established;
+            ev.opened = true;
+            // The window in the handshake's final ACK is scaled (RFC 7323 §2.2).
+            self.snd_wnd = (seg.window as u32) << wnd_shift;
+            self.max_snd_wnd = self.snd_wnd;
+            self.snd_wl1 = seq;
+            self.snd_wl2 = ack;
         }
 
         // RFC 7323 §4.3: remember TSval only of a segment that covers Last.ACK.sent, so that
@@ -643,6 +648,7 @@ impl Tcb {
         sh: &mut Shared,
         tx: &mut T,
         id: SlotId,
+        eth_src: MacAddr,
         seg: &TcpRepr,
         ev: &mut Events,
     ) {
@@ -668,6 +674,9 @@ impl Tcb {
             sh.counters.drops.tcp_bad_flags += 1;
             return;
         }
+        // A SYN whose ACK (if any) acknowledges our SYN: acceptable (§3.10.7.3), so its source
+        // is the next hop (it may be the first we learn, before ARP answered).
+        self.peer_mac = eth_src;
         self.irs = seg.seq;
         self.rcv_nxt = seg.seq + 1u32;
         self.rcv_adv = self.rcv_nxt;

@@ -8,7 +8,7 @@ use crate::counters::{Counters, State};
 use crate::flow::FourTuple;
 use crate::seq::SeqNum;
 use crate::table::{ConnTable, SlotId};
-use crate::tcp::cookie::SynCookies;
+use crate::tcp::cookie::{SynCookies, COOKIE_LIFETIME};
 use crate::tcp::isn::IsnGenerator;
 use crate::tcp::tcb::{self, Events, Tcb};
 use crate::tcp::timewait::{TimeWaitTable, TwEntry, TwId};
@@ -113,6 +113,22 @@ struct Listener {
     port: u16,
     /// Embryonic connections in SYN-RECEIVED.
     synq: usize,
+    /// When this listener's SYN queue last overflowed (Linux `tcp_synq_overflow`).
+    last_overflow: Option<Instant>,
+}
+
+impl Listener {
+    /// Linux `tcp_synq_no_recent_overflow`, inverted: under `SynCookiePolicy::Auto` a cookie
+    /// is only sent after an overflow, so a bare ACK can carry a cookie we minted only while
+    /// the last overflow is younger than a cookie's whole lifetime. Linux sizes this window the
+    /// same way (TCP_SYNCOOKIE_VALID is its cookie lifetime, 2 min): a shorter window would
+    /// refuse late but legitimate handshakes, and a longer one admits nothing valid. Outside it
+    /// every bare ACK is just an ACK for no connection, and no cookie check (no MAC to compute
+    /// for an attacker's ACK flood, no blind guess at a cookie) is made.
+    fn overflowed_recently(&self, now: Instant) -> bool {
+        self.last_overflow
+            .is_some_and(|t| now.saturating_since(t) < COOKIE_LIFETIME)
+    }
 }
 
 /// Everything a connection's processing touches besides its own slot and the app: split from
@@ -439,7 +455,11 @@ impl<A: App> Engine<A> {
         if self.listeners.iter().any(|l| l.port == port) {
             return Err(EngineError::PortInUse(port));
         }
-        self.listeners.push(Listener { port, synq: 0 });
+        self.listeners.push(Listener {
+            port,
+            synq: 0,
+            last_overflow: None,
+        });
         self.sh.counters.states.enter(State::Listen);
         Ok(())
     }
@@ -778,7 +798,12 @@ impl<A: App> Engine<A> {
         }
         let policy = self.sh.cfg.syncookies;
         if f.ack() {
-            if !f.syn() && policy != SynCookiePolicy::Never {
+            let try_cookie = match policy {
+                SynCookiePolicy::Always => true,
+                SynCookiePolicy::Auto => self.listeners[li].overflowed_recently(self.sh.now),
+                SynCookiePolicy::Never => false,
+            };
+            if !f.syn() && try_cookie {
                 let peer_isn = seg.seq - 1u32;
                 let cookie = seg.ack - 1u32;
                 if let Some(mss) = self
@@ -809,6 +834,7 @@ impl<A: App> Engine<A> {
         let full = self.listeners[li].synq >= self.sh.cfg.syn_backlog;
         if full {
             self.sh.counters.mib.listen_overflows += 1;
+            self.listeners[li].last_overflow = Some(self.sh.now);
         }
         let cookie = match policy {
             SynCookiePolicy::Always => true,

@@ -948,11 +948,22 @@ impl<A: App> Engine<A> {
             mss: Some(mss),
             ..TcpOptions::default()
         };
-        if let Some((tsval, tsecr)) = seg.options.timestamp {
-            let (ws, sack) = SynCookies::decode_ts(tsecr);
-            opts.window_scale = ws;
-            opts.sack_permitted = sack;
-            opts.timestamp = Some((tsval, tsecr));
+        // `cookie_synack` put WS and SACK in our TSval only when it sent a timestamp, which it
+        // does only with timestamps configured and a TS option in the SYN; then the peer must
+        // echo it in every segment (RFC 7323 §3.2). So an ACK without TS had a SYN-ACK without
+        // one: no WS, no SACK. With timestamps off we sent none, and a TS option in the ACK is
+        // ignored (RFC 7323 §3.2) rather than decoded. A TSecr not from our clock in the last
+        // cookie lifetime was not minted by us either.
+        if let Some((tsval, tsecr)) = seg.options.timestamp.filter(|_| self.sh.cfg.timestamps) {
+            let now_ts = (self.sh.now.as_millis() as u32).wrapping_add(ts_off);
+            let age_ms = now_ts.wrapping_sub(tsecr);
+            // encode_ts may step back one 64 ms block below the clock.
+            if u64::from(age_ms) <= COOKIE_LIFETIME.as_millis() as u64 + 64 {
+                let (ws, sack) = SynCookies::decode_ts(tsecr);
+                opts.window_scale = ws;
+                opts.sack_permitted = sack;
+                opts.timestamp = Some((tsval, tsecr));
+            }
         }
         t.negotiate(&self.sh, &opts);
         t.irs = seg.seq - 1u32;

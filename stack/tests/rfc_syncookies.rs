@@ -279,3 +279,71 @@ fn rfc4987_never_policy_never_tries_a_cookie() {
     assert_eq!(h.counters().drops.tcp_no_connection, 1);
     assert_eq!(h.counters().mib.syncookies_failed, 0);
 }
+
+// ---- Window scale and SACK come back only with our timestamp (RFC 7323 §3.2) ------------------
+
+/// Opens `a` through a cookie handshake on `h`, the final ACK built by `ack`, and checks what
+/// was negotiated: raw window 100 in the ACK means 100 bytes unless window scaling is on, and
+/// an out-of-order segment gets SACK blocks only with SACK on.
+fn cookie_open_negotiated(
+    h: &mut Harness,
+    mut a: Conn,
+    ack: impl FnOnce(&Harness, &Conn) -> Out,
+) -> (usize, bool) {
+    let sa = h.syn(&mut a);
+    a.window = 100;
+    let o = ack(h, &a);
+    h.send(o);
+    assert_eq!(h.app().opens(), 1, "{}", show(&h.segs));
+    assert!(sa.repr.options.timestamp.is_none());
+    let handle = h.app().last_open().unwrap();
+    h.take();
+    h.c = a;
+    h.app_send(handle, &pattern(1000, 9));
+    let sent: usize = h.take().iter().map(|s| s.len()).sum();
+    let o = h.seg(ACK | PSH).seq(h.c.nxt + 100).data(b"later");
+    h.send(o);
+    let dup = h.take().pop().expect("a duplicate ACK");
+    (sent, !dup.sack().is_empty())
+}
+
+#[test]
+fn rfc7323_3_2_cookie_ack_without_timestamp_gets_no_window_scale_or_sack() {
+    let mut h = Harness::new(
+        TcpConfig {
+            syncookies: SynCookiePolicy::Always,
+            ..TcpConfig::default()
+        },
+        Behaviour::default(),
+    );
+    // The SYN offers WS and SACK but no timestamp: the cookie SYN-ACK had nowhere to keep
+    // them, offered neither, and the ACK must not restore them.
+    let opts = PeerOpts {
+        ts: false,
+        ..PeerOpts::full()
+    };
+    let a = Conn::new(PPORT, PEER_ISS, opts);
+    let (sent, sack) = cookie_open_negotiated(&mut h, a, |h, a| h.seg_on(a, ACK));
+    assert_eq!(sent, 100, "window scaling must be off");
+    assert!(!sack, "SACK must be off");
+}
+
+#[test]
+fn rfc7323_3_2_cookie_ack_with_timestamp_we_never_sent_gets_no_window_scale_or_sack() {
+    // Timestamps off here: our SYN-ACK carried none, so a TS option in the ACK is ignored
+    // (RFC 7323 §3.2), not decoded, whatever its TSecr claims (0x37: WS 7, SACK, "ours").
+    let mut h = Harness::new(
+        TcpConfig {
+            syncookies: SynCookiePolicy::Always,
+            timestamps: false,
+            ..TcpConfig::default()
+        },
+        Behaviour::default(),
+    );
+    let a = Conn::new(PPORT, PEER_ISS, PeerOpts::full());
+    let (sent, sack) = cookie_open_negotiated(&mut h, a, |h, a| {
+        h.seg_on(a, ACK).ts(h.peer_tsval(), 0x1000_0037)
+    });
+    assert_eq!(sent, 100, "window scaling must be off");
+    assert!(!sack, "SACK must be off");
+}

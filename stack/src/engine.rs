@@ -153,7 +153,10 @@ pub(crate) struct Shared {
     isn: IsnGenerator,
     cookies: SynCookies,
     chal_epoch: u64,
-    chal_count: u32,
+    /// Challenge ACKs still allowed in second `chal_epoch`.
+    chal_budget: u32,
+    /// Draws each second's challenge-ACK budget.
+    chal_rng: u64,
 }
 
 fn splitmix64(x: &mut u64) -> u64 {
@@ -172,15 +175,23 @@ fn secret16(state: &mut u64) -> [u8; 16] {
 }
 
 impl Shared {
-    /// RFC 5961 §7: at most `challenge_ack_limit` challenge ACKs per second per engine.
+    /// RFC 5961 §7: the engine-wide cap on challenge ACKs, behind each connection's own
+    /// limit (`Tcb::challenge_ack`). An exact per-second count is the side channel of
+    /// CVE-2016-5696: an off-path attacker who spends the budget on its own connection and
+    /// counts the challenge ACKs it gets back learns whether a guessed segment of another
+    /// connection drew one. So, as Linux since 4.7, each second's budget is drawn at random
+    /// from [limit/2, limit/2 + limit), which hides how many others were sent.
     pub(crate) fn challenge_ack_allowed(&mut self) -> bool {
         let sec = self.now.as_micros() / 1_000_000;
         if sec != self.chal_epoch {
             self.chal_epoch = sec;
-            self.chal_count = 0;
+            let limit = u64::from(self.cfg.challenge_ack_limit);
+            let half = limit.div_ceil(2);
+            let budget = half + splitmix64(&mut self.chal_rng) % limit.max(1);
+            self.chal_budget = budget.min(u64::from(u32::MAX)) as u32;
         }
-        if self.chal_count < self.cfg.challenge_ack_limit {
-            self.chal_count += 1;
+        if self.chal_budget > 0 {
+            self.chal_budget -= 1;
             true
         } else {
             false
@@ -409,6 +420,7 @@ impl<A: App> Engine<A> {
         let _ = (splitmix64(&mut seed), splitmix64(&mut seed));
         let table_seed = splitmix64(&mut seed);
         let tw_seed = splitmix64(&mut seed);
+        let chal_rng = splitmix64(&mut seed);
         let our_mss = config.tcp.mss.min(config.mtu - 40);
         let rcv_wscale = if config.tcp.window_scaling {
             config.tcp.rcv_wscale()
@@ -437,8 +449,10 @@ impl<A: App> Engine<A> {
             arp: ArpCache::new(1024, config.arp_timeout),
             isn,
             cookies,
-            chal_epoch: 0,
-            chal_count: 0,
+            // No second has started: the first challenge ACK draws a budget.
+            chal_epoch: u64::MAX,
+            chal_budget: 0,
+            chal_rng,
             cfg: config.tcp,
         };
         Ok(Engine {

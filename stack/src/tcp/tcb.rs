@@ -100,6 +100,20 @@ const DEFAULT_PEER_MSS: u16 = 536;
 /// RFC 5681 §3.2 DupThresh.
 const DUP_THRESH: u8 = 3;
 
+/// Why we would answer a segment that failed validation; each has its Linux MIB counter for
+/// the answers the per-connection limit holds back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OowReply {
+    /// Out of window (RFC 9293 §3.10.7.4 first check).
+    Seq,
+    /// PAWS (RFC 7323 §5.3 R1).
+    Paws,
+    /// RFC 5961 challenge ACK (RST or SYN in window, ACK out of range).
+    Challenge,
+    /// SYN-ACK resent in SYN-RECEIVED (retransmitted SYN, out-of-window segment).
+    SynRecv,
+}
+
 /// What the app must be told after `input` or a timer; the engine dispatches it.
 #[derive(Default, Debug)]
 pub(crate) struct Events {
@@ -157,6 +171,9 @@ pub struct Tcb {
     pub(crate) rtt_start: u32,
     /// Milliseconds (wrapping) of the last segment received (keepalive idle time).
     pub(crate) last_rx: u32,
+    /// Milliseconds (wrapping, never 0 once set) when we last answered a segment that failed
+    /// validation; 0: never (Linux `last_oow_ack_time`).
+    pub(crate) last_oow_ack: u32,
     /// Negotiated MSS: payload bytes per segment before options.
     pub(crate) mss: u16,
     pub(crate) snd_wscale: u8,
@@ -224,6 +241,7 @@ impl Tcb {
             ts_offset,
             rtt_start: 0,
             last_rx: ms32(sh.now),
+            last_oow_ack: 0,
             mss: DEFAULT_PEER_MSS.min(sh.our_mss),
             snd_wscale: 0,
             rcv_wscale: 0,
@@ -375,7 +393,10 @@ impl Tcb {
             && !flags.rst()
             && seg.seq == self.irs
         {
-            self.send_syn(sh, tx, true);
+            // A flood of copies of the SYN gets one SYN-ACK per interval (Linux, too).
+            if !self.oow_rate_limited(sh, OowReply::SynRecv) {
+                self.send_syn(sh, tx, true);
+            }
             return;
         }
 
@@ -389,7 +410,7 @@ impl Tcb {
             if !flags.rst() && (tsval.wrapping_sub(self.ts_recent) as i32) < 0 {
                 sh.counters.mib.paws_estab_rejected += 1;
                 sh.counters.drops.tcp_paws += 1;
-                self.set(F_ACK_NOW);
+                self.dup_ack_for_invalid(sh, seg, payload.len(), OowReply::Paws);
                 return;
             }
         }
@@ -417,10 +438,17 @@ impl Tcb {
         };
         if !acceptable {
             // A zero-window probe or a keepalive (seq = RCV.NXT - 1) lands here too: the ACK
-            // we send is exactly the answer it wants.
+            // we send is exactly the answer it wants. Such probes come at least an RTO apart
+            // (keepalives minutes apart), so the rate limit, which Linux applies to them as
+            // well, still answers them.
             sh.counters.drops.tcp_out_of_window += 1;
             if !flags.rst() {
-                self.set(F_ACK_NOW);
+                let why = if self.state == State::SynReceived {
+                    OowReply::SynRecv
+                } else {
+                    OowReply::Seq
+                };
+                self.dup_ack_for_invalid(sh, seg, payload.len(), why);
             }
             return;
         }
@@ -712,14 +740,60 @@ impl Tcb {
         }
     }
 
-    /// RFC 5961 §7: challenge ACKs, rate-limited per engine.
+    /// RFC 5961 §7: challenge ACKs, limited first per connection, so that one noisy peer
+    /// cannot spend the budget of the others, then by the engine's randomised budget.
     fn challenge_ack(&mut self, sh: &mut Shared) {
+        if self.oow_rate_limited(sh, OowReply::Challenge) {
+            return;
+        }
         if sh.challenge_ack_allowed() {
             sh.counters.mib.challenge_acks += 1;
             self.set(F_ACK_NOW);
         } else {
             sh.counters.mib.challenge_ack_limited += 1;
         }
+    }
+
+    /// The duplicate ACK owed to a segment that failed validation (out of window, PAWS),
+    /// unless the per-connection limit holds it back. Like Linux `tcp_oow_rate_limited`, only
+    /// segments without data (or with SYN) are limited: a data segment (an old duplicate after
+    /// our ACK was lost) needs its answer for the sender to stop resending, and it cannot
+    /// start a loop, because our ACK carries no data. Two ends whose sequence spaces drifted
+    /// apart would otherwise answer each other's pure ACKs forever (an ACK storm).
+    fn dup_ack_for_invalid(
+        &mut self,
+        sh: &mut Shared,
+        seg: &TcpRepr,
+        data_len: usize,
+        why: OowReply,
+    ) {
+        let has_len = data_len > 0 || seg.flags.fin();
+        if (has_len && !seg.flags.syn()) || !self.oow_rate_limited(sh, why) {
+            self.set(F_ACK_NOW);
+        }
+    }
+
+    /// Linux `__tcp_oow_rate_limited`: true (and counted) when we answered a segment that
+    /// failed validation less than `invalid_ratelimit` ago; otherwise records now and allows
+    /// this answer.
+    fn oow_rate_limited(&mut self, sh: &mut Shared, why: OowReply) -> bool {
+        let limit = sh.cfg.invalid_ratelimit.as_millis().min(i32::MAX as u128) as i32;
+        let now = ms32(sh.now).max(1);
+        if self.last_oow_ack != 0 && limit > 0 {
+            let elapsed = now.wrapping_sub(self.last_oow_ack) as i32;
+            if (0..limit).contains(&elapsed) {
+                let m = &mut sh.counters.mib;
+                match why {
+                    OowReply::Seq => m.ack_skipped_seq += 1,
+                    OowReply::Paws => m.ack_skipped_paws += 1,
+                    OowReply::Challenge => m.ack_skipped_challenge += 1,
+                    OowReply::SynRecv => m.ack_skipped_syn_recv += 1,
+                }
+                return true;
+            }
+        }
+        self.last_oow_ack = now;
+        false
     }
 
     fn update_scoreboard(&mut self, seg: &TcpRepr) -> u32 {

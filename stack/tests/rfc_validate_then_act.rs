@@ -350,3 +350,93 @@ fn drifted_sequence_spaces_with_keepalives_stay_bounded_rfc5961_5_2() {
     assert!(n <= 33, "{n} frames in 10 s");
     assert!(p.a.counters().mib.ack_skipped_challenge >= 10);
 }
+
+// ---- RTO after a lost SYN or SYN-ACK -------------------------------------------------------------
+
+/// Sends one data segment on the primary connection and returns how long after it the first
+/// retransmission went out.
+fn first_rto(h: &mut Harness, handle: stack::ConnHandle) -> core::time::Duration {
+    h.take();
+    let t0 = h.now;
+    h.app_send(handle, b"data");
+    assert_eq!(h.take().len(), 1);
+    let at = h.run_until_output(secs(10)).expect("a retransmission");
+    let r = h.take();
+    assert_eq!(r[0].payload, b"data", "{}", show(&r));
+    at - t0
+}
+
+fn no_ts() -> PeerOpts {
+    PeerOpts {
+        ts: false,
+        ..PeerOpts::full()
+    }
+}
+
+#[test]
+fn synack_timed_when_not_resent_sets_the_rto_rfc6298_2_2() {
+    let mut h = Harness::with_defaults();
+    let mut c = Conn::new(PPORT, PEER_ISS, no_ts());
+    h.syn(&mut c);
+    h.advance(ms(10));
+    h.handshake_ack(&mut c);
+    h.c = c;
+    let handle = h.app().last_open().unwrap();
+    // SRTT 10 ms, RTTVAR 5 ms: the RTO is the 200 ms minimum.
+    assert_eq!(first_rto(&mut h, handle), ms(200));
+}
+
+#[test]
+fn rto_is_3s_after_a_retransmitted_synack_and_karn_takes_no_sample_rfc6298_5_7() {
+    let mut h = Harness::with_defaults();
+    let mut c = Conn::new(PPORT, PEER_ISS, no_ts());
+    let sa = h.syn(&mut c);
+    // The SYN-ACK is lost and resent after the initial RTO; the ACK comes 10 ms after the
+    // resend. Timing from either copy would be a guess (Karn), so no sample is taken, and the
+    // RTO once data flows is 3 s, not the initial 1 s.
+    h.advance(secs(1));
+    h.expect_one(SYN | ACK, sa.seq(), PEER_ISS + 1);
+    h.advance(ms(10));
+    h.handshake_ack(&mut c);
+    h.c = c;
+    let handle = h.app().last_open().unwrap();
+    assert_eq!(first_rto(&mut h, handle), secs(3));
+}
+
+#[test]
+fn synack_resent_for_a_retransmitted_syn_gives_no_rtt_sample_rfc6298_3() {
+    let mut h = Harness::with_defaults();
+    let mut c = Conn::new(PPORT, PEER_ISS, no_ts());
+    let sa = h.syn(&mut c);
+    // Our timer never fired: the peer resent its SYN, and we resent the SYN-ACK. The ACK
+    // 10 ms later may acknowledge either copy: no sample (Karn), and §5.7 applies.
+    h.advance(ms(700));
+    let o = h.syn_for(&c);
+    h.send(o);
+    h.expect_one(SYN | ACK, sa.seq(), PEER_ISS + 1);
+    h.advance(ms(10));
+    h.handshake_ack(&mut c);
+    h.c = c;
+    let handle = h.app().last_open().unwrap();
+    assert_eq!(first_rto(&mut h, handle), secs(3));
+}
+
+#[test]
+fn rto_is_3s_after_a_retransmitted_syn_rfc6298_5_7() {
+    let mut h = Harness::with_defaults();
+    let (sport, dport) = (50_000u16, 8080u16);
+    let (handle, syn) = h.connect(sport, dport);
+    h.advance(secs(1));
+    let again = h.expect_one(SYN, syn.seq(), 0);
+    assert_eq!(again.seq(), syn.seq());
+    h.advance(ms(10));
+    let c = Conn::new(dport, 5_000_000, PeerOpts::none());
+    let sa = h
+        .seg_on(&c, SYN | ACK)
+        .seq(c.iss)
+        .ack(syn.seq() + 1)
+        .dport(sport);
+    h.send(sa);
+    h.expect_one(ACK, syn.seq() + 1, c.iss + 1);
+    assert_eq!(first_rto(&mut h, handle), secs(3));
+}

@@ -65,6 +65,9 @@ pub(crate) const F_SYN_ACKED: u32 = 1 << 22;
 pub(crate) const F_FORCE_SEND: u32 = 1 << 23;
 /// This flight's tail loss probe went out (RFC 8985 §7: one probe per episode).
 pub(crate) const F_TLP: u32 = 1 << 25;
+/// Our SYN or SYN-ACK went out more than once: it gives no timed RTT sample (Karn), and
+/// RFC 6298 §5.7 applies when the handshake completes.
+pub(crate) const F_SYN_RTX: u32 = 1 << 26;
 /// `delack_due` holds when the owed delayed ACK must go out. The delack timer itself is lazy:
 /// it is not cancelled when an ACK goes out early, and a firing that finds the due time moved
 /// later re-arms instead (one wheel operation per delayed-ACK interval, not per segment pair).
@@ -92,6 +95,10 @@ pub(crate) const RTX_TLP: u8 = 6;
 
 /// RFC 8985 §7.2 WCDelAckT: the worst-case delayed-ACK time of a peer holding one segment.
 const TLP_MAX_ACK_DELAY: Duration = Duration::from_millis(200);
+
+/// RFC 6298 §5.7 (Linux TCP_TIMEOUT_FALLBACK): the RTO once data transmission begins when the
+/// SYN or SYN-ACK had to be retransmitted and no RTT was measured.
+const RTO_AFTER_SYN_LOSS: Duration = Duration::from_secs(3);
 
 /// The minimum MSS a peer may impose (RFC 9293 §3.7.1 default is 536; below 64 is abuse).
 const MIN_PEER_MSS: u16 = 64;
@@ -512,6 +519,7 @@ impl Tcb {
         self.peer_mac = eth_src;
         if self.state == State::SynReceived {
             self.state = State::Established;
+            self.syn_loss_rto();
             ev.opened = true;
             // The window in the handshake's final ACK is scaled (RFC 7323 §2.2).
             self.snd_wnd = (seg.window as u32) << wnd_shift;
@@ -727,6 +735,7 @@ impl Tcb {
             self.snd_wl2 = seg.ack;
             self.retries = 0;
             self.rtt.reset_backoff();
+            self.syn_loss_rto();
             self.cancel_rtx(sh);
             self.state = State::Established;
             self.set(F_ACK_NOW);
@@ -737,6 +746,17 @@ impl Tcb {
             self.snd_nxt = self.iss;
             self.send_syn(sh, tx, true);
             self.arm_rtx(sh, id, RTX_SYN, self.rtt.rto());
+        }
+    }
+
+    /// RFC 6298 §5.7 at the end of the handshake: if our SYN or SYN-ACK had to be resent, a
+    /// 1 s RTO proved too short for this path, so until an RTT is measured the RTO is 3 s.
+    /// Only the unmeasured RTO is raised: a sample (from timestamps, RFC 7323 §4, which
+    /// resolve Karn's ambiguity) replaces it, as §5.7's "when data transmission begins" and
+    /// Linux (only without an SRTT) read it.
+    fn syn_loss_rto(&mut self) {
+        if self.has(F_SYN_RTX) {
+            self.rtt.raise_initial(RTO_AFTER_SYN_LOSS);
         }
     }
 
@@ -1425,7 +1445,13 @@ impl Tcb {
             self.rcv_adv = self.rcv_nxt + window as u32;
             self.last_ack_sent = self.rcv_nxt;
         }
-        if !rtx || self.retries == 0 {
+        // Karn's rule (RFC 6298 §3): an ACK of a resent SYN or SYN-ACK cannot tell which copy
+        // it acknowledges, so only the first copy is timed. This covers a SYN-ACK resent for
+        // a retransmitted SYN (no timeout of ours), not only a timer-driven resend.
+        if rtx {
+            self.set(F_SYN_RTX);
+            self.clear(F_RTT_TIMING);
+        } else {
             self.set(F_RTT_TIMING);
             self.rtt_seq = self.iss;
             self.rtt_start = us32(sh.now);

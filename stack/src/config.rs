@@ -83,8 +83,13 @@ pub struct TcpConfig {
     pub sack: bool,
     /// Initial congestion window in segments (RFC 6928).
     pub initial_window: u32,
-    /// Challenge ACKs per second per worker (RFC 5961 §7).
+    /// Challenge ACKs per second per worker (RFC 5961 §7), on average: each second's budget
+    /// is drawn at random from [limit/2, limit*3/2) as on Linux since 4.7.
     pub challenge_ack_limit: u32,
+    /// Per connection, at most one duplicate ACK per this interval in reply to segments that
+    /// failed validation: out of window, PAWS, bad ACK, challenge ACKs (Linux
+    /// `tcp_invalid_ratelimit`). Zero disables the limit.
+    pub invalid_ratelimit: Duration,
 }
 
 impl Default for TcpConfig {
@@ -117,6 +122,7 @@ impl Default for TcpConfig {
             sack: true,
             initial_window: 10,
             challenge_ack_limit: 1000,
+            invalid_ratelimit: Duration::from_millis(500),
         }
     }
 }

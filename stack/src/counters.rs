@@ -50,7 +50,16 @@ counter_struct! {
         syncookies_failed => "SyncookiesFailed",
         challenge_acks => "TCPChallengeACK",
         syn_challenges => "TCPSYNChallenge",
+        /// Challenge ACKs not sent because the engine-wide per-second budget was spent.
         challenge_ack_limited => "TCPChallengeACKLimited",
+        /// Duplicate ACKs for out-of-window segments held back by the per-connection limit.
+        ack_skipped_seq => "TCPACKSkippedSeq",
+        /// Duplicate ACKs for PAWS failures held back by the per-connection limit.
+        ack_skipped_paws => "TCPACKSkippedPAWS",
+        /// Challenge ACKs held back by the per-connection limit.
+        ack_skipped_challenge => "TCPACKSkippedChallenge",
+        /// SYN-ACK resends in SYN-RECEIVED held back by the per-connection limit.
+        ack_skipped_syn_recv => "TCPACKSkippedSynRecv",
         paws_estab_rejected => "PAWSEstab",
         fast_retrans => "TCPFastRetrans",
         sack_recoveries => "TCPSackRecovery",

@@ -8,7 +8,7 @@ use crate::counters::{Counters, State};
 use crate::flow::FourTuple;
 use crate::seq::SeqNum;
 use crate::table::{ConnTable, SlotId};
-use crate::tcp::cookie::SynCookies;
+use crate::tcp::cookie::{SynCookies, COOKIE_LIFETIME};
 use crate::tcp::isn::IsnGenerator;
 use crate::tcp::tcb::{self, Events, Tcb};
 use crate::tcp::timewait::{TimeWaitTable, TwEntry, TwId};
@@ -117,6 +117,22 @@ struct Listener {
     port: u16,
     /// Embryonic connections in SYN-RECEIVED.
     synq: usize,
+    /// When this listener's SYN queue last overflowed (Linux `tcp_synq_overflow`).
+    last_overflow: Option<Instant>,
+}
+
+impl Listener {
+    /// Linux `tcp_synq_no_recent_overflow`, inverted: under `SynCookiePolicy::Auto` a cookie
+    /// is only sent after an overflow, so a bare ACK can carry a cookie we minted only while
+    /// the last overflow is younger than a cookie's whole lifetime. Linux sizes this window the
+    /// same way (TCP_SYNCOOKIE_VALID is its cookie lifetime, 2 min): a shorter window would
+    /// refuse late but legitimate handshakes, and a longer one admits nothing valid. Outside it
+    /// every bare ACK is just an ACK for no connection, and no cookie check (no MAC to compute
+    /// for an attacker's ACK flood, no blind guess at a cookie) is made.
+    fn overflowed_recently(&self, now: Instant) -> bool {
+        self.last_overflow
+            .is_some_and(|t| now.saturating_since(t) < COOKIE_LIFETIME)
+    }
 }
 
 /// Everything a connection's processing touches besides its own slot and the app: split from
@@ -143,7 +159,10 @@ pub(crate) struct Shared {
     isn: IsnGenerator,
     cookies: SynCookies,
     chal_epoch: u64,
-    chal_count: u32,
+    /// Challenge ACKs still allowed in second `chal_epoch`.
+    chal_budget: u32,
+    /// Draws each second's challenge-ACK budget.
+    chal_rng: u64,
 }
 
 fn splitmix64(x: &mut u64) -> u64 {
@@ -162,15 +181,23 @@ fn secret16(state: &mut u64) -> [u8; 16] {
 }
 
 impl Shared {
-    /// RFC 5961 §7: at most `challenge_ack_limit` challenge ACKs per second per engine.
+    /// RFC 5961 §7: the engine-wide cap on challenge ACKs, behind each connection's own
+    /// limit (`Tcb::challenge_ack`). An exact per-second count is the side channel of
+    /// CVE-2016-5696: an off-path attacker who spends the budget on its own connection and
+    /// counts the challenge ACKs it gets back learns whether a guessed segment of another
+    /// connection drew one. So, as Linux since 4.7, each second's budget is drawn at random
+    /// from [limit/2, limit/2 + limit), which hides how many others were sent.
     pub(crate) fn challenge_ack_allowed(&mut self) -> bool {
         let sec = self.now.as_micros() / 1_000_000;
         if sec != self.chal_epoch {
             self.chal_epoch = sec;
-            self.chal_count = 0;
+            let limit = u64::from(self.cfg.challenge_ack_limit);
+            let half = limit.div_ceil(2);
+            let budget = half + splitmix64(&mut self.chal_rng) % limit.max(1);
+            self.chal_budget = budget.min(u64::from(u32::MAX)) as u32;
         }
-        if self.chal_count < self.cfg.challenge_ack_limit {
-            self.chal_count += 1;
+        if self.chal_budget > 0 {
+            self.chal_budget -= 1;
             true
         } else {
             false
@@ -409,6 +436,7 @@ impl<A: App> Engine<A> {
         let _ = (splitmix64(&mut seed), splitmix64(&mut seed));
         let table_seed = splitmix64(&mut seed);
         let tw_seed = splitmix64(&mut seed);
+        let chal_rng = splitmix64(&mut seed);
         let our_mss = config.tcp.mss.min(config.mtu - 40);
         let rcv_wscale = if config.tcp.window_scaling {
             config.tcp.rcv_wscale()
@@ -438,8 +466,10 @@ impl<A: App> Engine<A> {
             arp: ArpCache::new(1024, config.arp_timeout),
             isn,
             cookies,
-            chal_epoch: 0,
-            chal_count: 0,
+            // No second has started: the first challenge ACK draws a budget.
+            chal_epoch: u64::MAX,
+            chal_budget: 0,
+            chal_rng,
             cfg: config.tcp,
         };
         Ok(Engine {
@@ -456,7 +486,11 @@ impl<A: App> Engine<A> {
         if self.listeners.iter().any(|l| l.port == port) {
             return Err(EngineError::PortInUse(port));
         }
-        self.listeners.push(Listener { port, synq: 0 });
+        self.listeners.push(Listener {
+            port,
+            synq: 0,
+            last_overflow: None,
+        });
         self.sh.counters.states.enter(State::Listen);
         Ok(())
     }
@@ -743,10 +777,11 @@ impl<A: App> Engine<A> {
             let Some(slot) = self.conns.get_mut(id) else {
                 return;
             };
-            // The frame's source is the next hop for the reply (learned, no ARP needed).
-            slot.tcb.peer_mac = eth_src;
+            // The frame's source becomes the next hop for replies (no ARP needed), but only
+            // once `input` found the segment acceptable.
             let mut ev = Events::default();
-            slot.tcb.input(&mut self.sh, tx, id, seg, payload, &mut ev);
+            slot.tcb
+                .input(&mut self.sh, tx, id, eth_src, seg, payload, &mut ev);
             self.dispatch(id, payload, ev, tx);
             return;
         }
@@ -857,7 +892,12 @@ impl<A: App> Engine<A> {
         }
         let policy = self.sh.cfg.syncookies;
         if f.ack() {
-            if !f.syn() && policy != SynCookiePolicy::Never {
+            let try_cookie = match policy {
+                SynCookiePolicy::Always => true,
+                SynCookiePolicy::Auto => self.listeners[li].overflowed_recently(self.sh.now),
+                SynCookiePolicy::Never => false,
+            };
+            if !f.syn() && try_cookie {
                 let peer_isn = seg.seq - 1u32;
                 let cookie = seg.ack - 1u32;
                 if let Some(mss) = self
@@ -888,6 +928,7 @@ impl<A: App> Engine<A> {
         let full = self.listeners[li].synq >= self.sh.cfg.syn_backlog;
         if full {
             self.sh.counters.mib.listen_overflows += 1;
+            self.listeners[li].last_overflow = Some(self.sh.now);
         }
         let cookie = match policy {
             SynCookiePolicy::Always => true,
@@ -1001,11 +1042,22 @@ impl<A: App> Engine<A> {
             mss: Some(mss),
             ..TcpOptions::default()
         };
-        if let Some((tsval, tsecr)) = seg.options.timestamp {
-            let (ws, sack) = SynCookies::decode_ts(tsecr);
-            opts.window_scale = ws;
-            opts.sack_permitted = sack;
-            opts.timestamp = Some((tsval, tsecr));
+        // `cookie_synack` put WS and SACK in our TSval only when it sent a timestamp, which it
+        // does only with timestamps configured and a TS option in the SYN; then the peer must
+        // echo it in every segment (RFC 7323 §3.2). So an ACK without TS had a SYN-ACK without
+        // one: no WS, no SACK. With timestamps off we sent none, and a TS option in the ACK is
+        // ignored (RFC 7323 §3.2) rather than decoded. A TSecr not from our clock in the last
+        // cookie lifetime was not minted by us either.
+        if let Some((tsval, tsecr)) = seg.options.timestamp.filter(|_| self.sh.cfg.timestamps) {
+            let now_ts = (self.sh.now.as_millis() as u32).wrapping_add(ts_off);
+            let age_ms = now_ts.wrapping_sub(tsecr);
+            // encode_ts may step back one 64 ms block below the clock.
+            if u64::from(age_ms) <= COOKIE_LIFETIME.as_millis() as u64 + 64 {
+                let (ws, sack) = SynCookies::decode_ts(tsecr);
+                opts.window_scale = ws;
+                opts.sack_permitted = sack;
+                opts.timestamp = Some((tsval, tsecr));
+            }
         }
         t.negotiate(&self.sh, &opts);
         t.irs = seg.seq - 1u32;
@@ -1038,7 +1090,8 @@ impl<A: App> Engine<A> {
             opened: true,
             ..Events::default()
         };
-        slot.tcb.input(&mut self.sh, tx, id, seg, payload, &mut ev);
+        slot.tcb
+            .input(&mut self.sh, tx, id, eth_src, seg, payload, &mut ev);
         self.dispatch(id, payload, ev, tx);
     }
 

@@ -241,6 +241,8 @@ fn syn_in_established_gets_challenge_ack_rfc5961_4_2() {
     h.send(o);
     h.expect_one(ACK, s + 1, p + 1);
     // ...and the original SYN again (left of the window): an ACK either way, never a reset.
+    // (Past the per-connection limit on answers to invalid segments: at most one per 500 ms.)
+    h.advance(ms(500));
     let o = h.syn_for(&h.c.clone());
     h.send(o);
     h.expect_one(ACK, s + 1, p + 1);
@@ -296,8 +298,42 @@ fn slightly_old_ack_within_max_snd_wnd_is_acceptable_rfc5961_5_2() {
 }
 
 #[test]
-fn challenge_acks_are_rate_limited_per_second_rfc5961_7() {
-    let limit = 5;
+fn challenge_acks_are_limited_per_connection_rfc5961_7() {
+    let mut h = Harness::with_defaults();
+    h.establish();
+    let (p, s) = (h.c.iss, h.c.irs);
+    let b = Conn::new(PPORT + 1, PEER_ISS + 777, PeerOpts::full());
+    let (b, _) = h.open(b);
+    h.take();
+    // A noisy connection: 20 in-window RSTs within 500 ms draw one challenge ACK.
+    for i in 0..20 {
+        let o = h.seg(RST).seq(p + 1 + 100 + i);
+        h.send(o);
+    }
+    h.expect_one(ACK, s + 1, p + 1);
+    let m = h.counters().mib;
+    assert_eq!(m.challenge_acks, 1);
+    assert_eq!(m.ack_skipped_challenge, 19);
+    assert_eq!(m.challenge_ack_limited, 0);
+    // It spent nothing of another connection's: that one is challenged at once.
+    let o = h.seg_on(&b, RST).seq(b.nxt + 100);
+    h.send(o);
+    let ch = h.expect_one(ACK, b.irs + 1, b.nxt);
+    assert_eq!(ch.dport(), PPORT + 1);
+    // 500 ms later the noisy one may be challenged again.
+    h.advance(ms(500));
+    h.take();
+    let o = h.seg(RST).seq(p + 1 + 100);
+    h.send(o);
+    h.expect_one(ACK, s + 1, p + 1);
+    assert!(h.app().closes().is_empty());
+}
+
+#[test]
+fn challenge_ack_budget_is_engine_wide_and_randomised_rfc5961_7() {
+    // CVE-2016-5696: an exact per-second count lets an off-path attacker learn whether its
+    // guess drew a challenge ACK. Each second's budget is drawn from [limit/2, limit*3/2).
+    let limit = 4u32;
     let mut h = Harness::new(
         TcpConfig {
             challenge_ack_limit: limit,
@@ -305,30 +341,37 @@ fn challenge_acks_are_rate_limited_per_second_rfc5961_7() {
         },
         Behaviour::default(),
     );
-    h.establish();
-    let p = h.c.iss;
-    let sent = 20u32;
-    for i in 0..sent {
-        let o = h.seg(RST).seq(p + 1 + 100 + i);
-        h.send(o);
+    let conns: Vec<Conn> = (0..12u16)
+        .map(|i| {
+            let c = Conn::new(PPORT + i, PEER_ISS + 1000 * i as u32, PeerOpts::full());
+            h.open(c).0
+        })
+        .collect();
+    let mut per_second = Vec::new();
+    for _ in 0..10 {
+        h.advance(secs(1));
+        h.take();
+        for c in &conns {
+            let o = h.seg_on(c, RST).seq(c.nxt + 100);
+            h.send(o);
+        }
+        per_second.push(h.take().len() as u32);
     }
-    let acks = h.take();
     assert!(
-        !acks.is_empty() && acks.len() <= limit as usize,
-        "{} challenge ACKs for {sent} RSTs in one second (limit {limit})",
-        acks.len()
+        per_second
+            .iter()
+            .all(|n| (limit / 2..limit * 3 / 2).contains(n)),
+        "{per_second:?}"
     );
-    assert!(acks.iter().all(|a| a.flags() == ACK));
+    assert!(
+        per_second.iter().any(|&n| n != per_second[0]),
+        "the same budget every second: {per_second:?}"
+    );
     let m = h.counters().mib;
-    assert_eq!(m.challenge_acks, acks.len() as u64);
-    assert_eq!(m.challenge_acks + m.challenge_ack_limited, sent as u64);
-    // A second later the budget is back.
-    h.advance(secs(1));
-    h.take();
-    let o = h.seg(RST).seq(p + 1 + 100);
-    h.send(o);
-    assert_eq!(h.take().len(), 1);
-    assert!(h.app().closes().is_empty());
+    let sent: u32 = per_second.iter().sum();
+    assert_eq!(m.challenge_acks, sent as u64);
+    assert_eq!(m.challenge_ack_limited, 12 * 10 - sent as u64);
+    assert_eq!(m.ack_skipped_challenge, 0);
 }
 
 // ---- Unacceptable segments (§3.10.7.4 table) --------------------------------------------------

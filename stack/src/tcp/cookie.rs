@@ -50,6 +50,10 @@ const COUNT_PERIOD_US: u64 = 64_000_000;
 /// Cookies minted this many ticks ago or fewer are accepted: an age of at least 128 s and less
 /// than 192 s, depending on where in its tick the cookie was minted.
 pub const MAX_AGE_TICKS: u32 = 2;
+/// The longest a cookie stays valid: minted at the very start of a tick, it decodes until
+/// [`MAX_AGE_TICKS`] more ticks have fully passed.
+pub const COOKIE_LIFETIME: core::time::Duration =
+    core::time::Duration::from_micros(COUNT_PERIOD_US * (MAX_AGE_TICKS as u64 + 1));
 
 /// Low TSval bits carrying the options; see [`SynCookies::encode_ts`].
 const TS_OPT_BITS: u32 = 6;

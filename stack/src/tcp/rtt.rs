@@ -97,6 +97,12 @@ impl RttEstimator {
         self.min_rtt_us
     }
 
+    /// Raises the RTO used until the first sample to at least `rto` (RFC 6298 §5.7 after a
+    /// lost SYN or SYN-ACK); no effect once a sample was taken.
+    pub fn raise_initial(&mut self, rto: Duration) {
+        self.initial_us = self.initial_us.max(dur_to_us(rto));
+    }
+
     pub fn srtt(&self) -> Option<Duration> {
         // 1/8 µs = 125 ns, so the conversion is exact.
         self.srtt.map(|s| Duration::from_nanos(s * 125))
@@ -226,6 +232,18 @@ mod tests {
         let mut e = est();
         e.backoff();
         assert_eq!(e.rto(), ms(2000));
+    }
+
+    #[test]
+    fn rfc6298_5_7_raised_initial_rto_until_a_sample() {
+        let mut e = est();
+        e.raise_initial(ms(3000));
+        assert_eq!(e.rto(), ms(3000));
+        // Never lowers it.
+        e.raise_initial(ms(500));
+        assert_eq!(e.rto(), ms(3000));
+        e.sample(ms(100));
+        assert_eq!(e.rto(), ms(300));
     }
 
     #[test]

@@ -67,7 +67,10 @@ pub(crate) const F_FORCE_SEND: u32 = 1 << 23;
 /// This flight's tail loss probe went out (RFC 8985 §7: one probe per episode).
 pub(crate) const F_TLP: u32 = 1 << 25;
 /// A D-SACK block (`dsack`) goes first in the next ACK's SACK option (RFC 2883 §4).
-pub(crate) const F_DSACK: u32 = 1 << 26;
+pub(crate) const F_DSACK: u32 = 1 << 27;
+/// Our SYN or SYN-ACK went out more than once: it gives no timed RTT sample (Karn), and
+/// RFC 6298 §5.7 applies when the handshake completes.
+pub(crate) const F_SYN_RTX: u32 = 1 << 26;
 /// `delack_due` holds when the owed delayed ACK must go out. The delack timer itself is lazy:
 /// it is not cancelled when an ACK goes out early, and a firing that finds the due time moved
 /// later re-arms instead (one wheel operation per delayed-ACK interval, not per segment pair).
@@ -100,12 +103,30 @@ const TLP_MAX_ACK_DELAY: Duration = Duration::from_millis(200);
 /// Shortest probe timeout (Linux tcp_schedule_loss_probe: 10 ms).
 const TLP_MIN_PTO: Duration = Duration::from_millis(10);
 
+/// RFC 6298 §5.7 (Linux TCP_TIMEOUT_FALLBACK): the RTO once data transmission begins when the
+/// SYN or SYN-ACK had to be retransmitted and no RTT was measured.
+const RTO_AFTER_SYN_LOSS: Duration = Duration::from_secs(3);
+
 /// The minimum MSS a peer may impose (RFC 9293 §3.7.1 default is 536; below 64 is abuse).
 const MIN_PEER_MSS: u16 = 64;
 /// RFC 9293 §3.7.1: assumed when the peer sends no MSS option.
 const DEFAULT_PEER_MSS: u16 = 536;
 /// RFC 5681 §3.2 DupThresh.
 const DUP_THRESH: u8 = 3;
+
+/// Why we would answer a segment that failed validation; each has its Linux MIB counter for
+/// the answers the per-connection limit holds back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OowReply {
+    /// Out of window (RFC 9293 §3.10.7.4 first check).
+    Seq,
+    /// PAWS (RFC 7323 §5.3 R1).
+    Paws,
+    /// RFC 5961 challenge ACK (RST or SYN in window, ACK out of range).
+    Challenge,
+    /// SYN-ACK resent in SYN-RECEIVED (retransmitted SYN, out-of-window segment).
+    SynRecv,
+}
 
 /// What the app must be told after `input` or a timer; the engine dispatches it.
 #[derive(Default, Debug)]
@@ -164,6 +185,9 @@ pub struct Tcb {
     pub(crate) rtt_start: u32,
     /// Milliseconds (wrapping) of the last segment received (keepalive idle time).
     pub(crate) last_rx: u32,
+    /// Milliseconds (wrapping, never 0 once set) when we last answered a segment that failed
+    /// validation; 0: never (Linux `last_oow_ack_time`).
+    pub(crate) last_oow_ack: u32,
     /// Negotiated MSS: payload bytes per segment before options.
     pub(crate) mss: u16,
     pub(crate) snd_wscale: u8,
@@ -235,6 +259,7 @@ impl Tcb {
             ts_offset,
             rtt_start: 0,
             last_rx: ms32(sh.now),
+            last_oow_ack: 0,
             mss: DEFAULT_PEER_MSS.min(sh.our_mss),
             snd_wscale: 0,
             rcv_wscale: 0,
@@ -336,13 +361,17 @@ impl Tcb {
     // Input
     // ---------------------------------------------------------------------------------------
 
-    /// Segment arrival (RFC 9293 §3.10.7.3 for SYN-SENT, §3.10.7.4 otherwise).
+    /// Segment arrival (RFC 9293 §3.10.7.3 for SYN-SENT, §3.10.7.4 otherwise). `eth_src` is
+    /// the frame's source MAC: it becomes the next hop for our replies only once the segment
+    /// has passed the acceptability, RST, SYN and ACK checks, so a blind off-path frame with
+    /// the 4-tuple cannot redirect the connection's traffic.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn input<T: Transmit>(
         &mut self,
         sh: &mut Shared,
         tx: &mut T,
         id: SlotId,
+        eth_src: MacAddr,
         seg: &TcpRepr,
         payload: &[u8],
         ev: &mut Events,
@@ -352,7 +381,7 @@ impl Tcb {
             self.clear(F_NO_MAC);
         }
         if self.state == State::SynSent {
-            self.input_syn_sent(sh, tx, id, seg, ev);
+            self.input_syn_sent(sh, tx, id, eth_src, seg, ev);
             return;
         }
         let mut flags = seg.flags;
@@ -384,7 +413,10 @@ impl Tcb {
             && !flags.rst()
             && seg.seq == self.irs
         {
-            self.send_syn(sh, tx, true);
+            // A flood of copies of the SYN gets one SYN-ACK per interval (Linux, too).
+            if !self.oow_rate_limited(sh, OowReply::SynRecv) {
+                self.send_syn(sh, tx, true);
+            }
             return;
         }
 
@@ -398,7 +430,7 @@ impl Tcb {
             if !flags.rst() && (tsval.wrapping_sub(self.ts_recent) as i32) < 0 {
                 sh.counters.mib.paws_estab_rejected += 1;
                 sh.counters.drops.tcp_paws += 1;
-                self.set(F_ACK_NOW);
+                self.dup_ack_for_invalid(sh, seg, payload.len(), OowReply::Paws);
                 return;
             }
         }
@@ -426,13 +458,20 @@ impl Tcb {
         };
         if !acceptable {
             // A zero-window probe or a keepalive (seq = RCV.NXT - 1) lands here too: the ACK
-            // we send is exactly the answer it wants.
+            // we send is exactly the answer it wants. Such probes come at least an RTO apart
+            // (keepalives minutes apart), so the rate limit, which Linux applies to them as
+            // well, still answers them.
             sh.counters.drops.tcp_out_of_window += 1;
             if !data.is_empty() && (seq + data.len()).le(self.rcv_nxt) {
                 self.queue_dsack(sh, seq, seq + data.len());
             }
             if !flags.rst() {
-                self.set(F_ACK_NOW);
+                let why = if self.state == State::SynReceived {
+                    OowReply::SynRecv
+                } else {
+                    OowReply::Seq
+                };
+                self.dup_ack_for_invalid(sh, seg, payload.len(), why);
             }
             return;
         }
@@ -487,20 +526,22 @@ impl Tcb {
             }
             return;
         }
+        if self.state == State::SynReceived && !ack.gt(self.snd_una) {
+            sh.counters.drops.tcp_bad_ack += 1;
+            self.send_rst(sh, tx, ack, None);
+            return;
+        }
+        // The segment is acceptable: its source is the peer's current next hop.
+        self.peer_mac = eth_src;
         if self.state == State::SynReceived {
-            if ack.gt(self.snd_una) {
-                self.state = State::Established;
-                ev.opened = true;
-                // The window in the handshake's final ACK is scaled (RFC 7323 §2.2).
-                self.snd_wnd = (seg.window as u32) << wnd_shift;
-                self.max_snd_wnd = self.snd_wnd;
-                self.snd_wl1 = seq;
-                self.snd_wl2 = ack;
-            } else {
-                sh.counters.drops.tcp_bad_ack += 1;
-                self.send_rst(sh, tx, ack, None);
-                return;
-            }
+            self.state = State::Established;
+            self.syn_loss_rto();
+            ev.opened = true;
+            // The window in the handshake's final ACK is scaled (RFC 7323 §2.2).
+            self.snd_wnd = (seg.window as u32) << wnd_shift;
+            self.max_snd_wnd = self.snd_wnd;
+            self.snd_wl1 = seq;
+            self.snd_wl2 = ack;
         }
 
         // RFC 7323 §4.3: remember TSval only of a segment that covers Last.ACK.sent, so that
@@ -680,6 +721,7 @@ impl Tcb {
         sh: &mut Shared,
         tx: &mut T,
         id: SlotId,
+        eth_src: MacAddr,
         seg: &TcpRepr,
         ev: &mut Events,
     ) {
@@ -705,6 +747,9 @@ impl Tcb {
             sh.counters.drops.tcp_bad_flags += 1;
             return;
         }
+        // A SYN whose ACK (if any) acknowledges our SYN: acceptable (§3.10.7.3), so its source
+        // is the next hop (it may be the first we learn, before ARP answered).
+        self.peer_mac = eth_src;
         self.irs = seg.seq;
         self.rcv_nxt = seg.seq + 1u32;
         self.rcv_adv = self.rcv_nxt;
@@ -727,6 +772,7 @@ impl Tcb {
             self.snd_wl2 = seg.ack;
             self.retries = 0;
             self.rtt.reset_backoff();
+            self.syn_loss_rto();
             self.cancel_rtx(sh);
             self.state = State::Established;
             self.set(F_ACK_NOW);
@@ -740,14 +786,71 @@ impl Tcb {
         }
     }
 
-    /// RFC 5961 §7: challenge ACKs, rate-limited per engine.
+    /// RFC 6298 §5.7 at the end of the handshake: if our SYN or SYN-ACK had to be resent, a
+    /// 1 s RTO proved too short for this path, so until an RTT is measured the RTO is 3 s.
+    /// Only the unmeasured RTO is raised: a sample (from timestamps, RFC 7323 §4, which
+    /// resolve Karn's ambiguity) replaces it, as §5.7's "when data transmission begins" and
+    /// Linux (only without an SRTT) read it.
+    fn syn_loss_rto(&mut self) {
+        if self.has(F_SYN_RTX) {
+            self.rtt.raise_initial(RTO_AFTER_SYN_LOSS);
+        }
+    }
+
+    /// RFC 5961 §7: challenge ACKs, limited first per connection, so that one noisy peer
+    /// cannot spend the budget of the others, then by the engine's randomised budget.
     fn challenge_ack(&mut self, sh: &mut Shared) {
+        if self.oow_rate_limited(sh, OowReply::Challenge) {
+            return;
+        }
         if sh.challenge_ack_allowed() {
             sh.counters.mib.challenge_acks += 1;
             self.set(F_ACK_NOW);
         } else {
             sh.counters.mib.challenge_ack_limited += 1;
         }
+    }
+
+    /// The duplicate ACK owed to a segment that failed validation (out of window, PAWS),
+    /// unless the per-connection limit holds it back. Like Linux `tcp_oow_rate_limited`, only
+    /// segments without data (or with SYN) are limited: a data segment (an old duplicate after
+    /// our ACK was lost) needs its answer for the sender to stop resending, and it cannot
+    /// start a loop, because our ACK carries no data. Two ends whose sequence spaces drifted
+    /// apart would otherwise answer each other's pure ACKs forever (an ACK storm).
+    fn dup_ack_for_invalid(
+        &mut self,
+        sh: &mut Shared,
+        seg: &TcpRepr,
+        data_len: usize,
+        why: OowReply,
+    ) {
+        let has_len = data_len > 0 || seg.flags.fin();
+        if (has_len && !seg.flags.syn()) || !self.oow_rate_limited(sh, why) {
+            self.set(F_ACK_NOW);
+        }
+    }
+
+    /// Linux `__tcp_oow_rate_limited`: true (and counted) when we answered a segment that
+    /// failed validation less than `invalid_ratelimit` ago; otherwise records now and allows
+    /// this answer.
+    fn oow_rate_limited(&mut self, sh: &mut Shared, why: OowReply) -> bool {
+        let limit = sh.cfg.invalid_ratelimit.as_millis().min(i32::MAX as u128) as i32;
+        let now = ms32(sh.now).max(1);
+        if self.last_oow_ack != 0 && limit > 0 {
+            let elapsed = now.wrapping_sub(self.last_oow_ack) as i32;
+            if (0..limit).contains(&elapsed) {
+                let m = &mut sh.counters.mib;
+                match why {
+                    OowReply::Seq => m.ack_skipped_seq += 1,
+                    OowReply::Paws => m.ack_skipped_paws += 1,
+                    OowReply::Challenge => m.ack_skipped_challenge += 1,
+                    OowReply::SynRecv => m.ack_skipped_syn_recv += 1,
+                }
+                return true;
+            }
+        }
+        self.last_oow_ack = now;
+        false
     }
 
     fn update_scoreboard(&mut self, seg: &TcpRepr) -> u32 {
@@ -1488,7 +1591,13 @@ impl Tcb {
             self.rcv_adv = self.rcv_nxt + window as u32;
             self.last_ack_sent = self.rcv_nxt;
         }
-        if !rtx || self.retries == 0 {
+        // Karn's rule (RFC 6298 §3): an ACK of a resent SYN or SYN-ACK cannot tell which copy
+        // it acknowledges, so only the first copy is timed. This covers a SYN-ACK resent for
+        // a retransmitted SYN (no timeout of ours), not only a timer-driven resend.
+        if rtx {
+            self.set(F_SYN_RTX);
+            self.clear(F_RTT_TIMING);
+        } else {
             self.set(F_RTT_TIMING);
             self.rtt_seq = self.iss;
             self.rtt_start = us32(sh.now);

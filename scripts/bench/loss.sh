@@ -213,6 +213,6 @@ PY
   echo "Produced by \`MB=$MB ROUNDS=$ROUNDS RUNS=\"$RUNS\" scripts/bench/loss.sh\` ($(date -u +%Y-%m-%dT%H:%MZ),"
   echo "commit $(git -C "$ITEST_ROOT" rev-parse --short HEAD), Linux $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end)."
   echo "\"to-peer\": loss on the server -> client direction only. The Linux server (and client) used"
-  echo "congestion control $LINUX_CC (the namespace's net.ipv4.tcp_congestion_control); tcpterm its default."
+  echo "congestion control $LINUX_CC (the namespace's net.ipv4.tcp_congestion_control); tcpterm its default (--cc cubic)."
 } | tee -a "$OUT/results.md"
 echo "results in $OUT" >&2

@@ -10,9 +10,10 @@ export DEBIAN_FRONTEND=noninteractive
 need=()
 # Integration-test peers and tools (scripts/itest): the Linux TCP clients (curl, wrk, ab from
 # apache2-utils, socat, python3), loss injection (nftables), nginx-light for the kernel
-# baseline benchmark (scripts/bench/vs-nginx.sh).
+# baseline benchmark (scripts/bench/vs-nginx.sh, synflood.sh), linux-perf for the profile in
+# scripts/bench/synflood.sh.
 for p in pkg-config dpdk libdpdk-dev libclang1-14 libclang-common-14-dev iproute2 ethtool \
-  curl wrk apache2-utils socat nftables nginx-light python3; do
+  curl wrk apache2-utils socat nftables nginx-light python3 linux-perf; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

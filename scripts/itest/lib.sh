@@ -82,13 +82,34 @@ topo_down() {
   return 0
 }
 
-# loss_on PERCENT: drop PERCENT% of the frames at random in each direction, in the peer's
-# namespace, with nftables. Kernel TCP always builds GSO super-packets and segments them only
+# loss_on PERCENT [DIR]: drop PERCENT% of the frames at random, in the peer's namespace, with
+# nftables. DIR is `both` (default), `to-peer` (only frames tcpterm -> peer) or `from-peer`
+# (only peer -> tcpterm). Kernel TCP always builds GSO super-packets and segments them only
 # at the device, so an IP `output` hook would drop ~20 segments at a time. Instead the peer's
 # address moves to a bridge (offloads off, so it segments before the bridge) with the veth as
 # its port, and the bridge family's input/output hooks drop single frames.
+#
+# Where frames are counted (so that accounting can be exact): a frame tcpterm sends is counted
+# in the peer veth's rx_packets ($VB) when the veth hands it to the bridge, *before* the
+# bridge's input hook; the input chain then either drops it (counter "drop") or lets it
+# through to the peer's IP stack (counter "pass"). So, from loss_on on,
+#   rx_packets($VB) delta = in.drop + in.pass
+# exactly, and every frame the port sent appears in rx_packets($VB) unless the kernel refused
+# it (af_packet refuses frames over the MTU; veth drops on a full backlog show in rx_dropped).
+# The output chain sees peer -> tcpterm frames before $VB transmits them.
+# LOSS_VB_RX0 holds rx_packets($VB) read just before the rules went in.
+LOSS_VB_RX0=""
 loss_on() {
-  local pct=$1
+  local pct=$1 dir=${2:-both} pin=$1 pout=$1
+  case "$dir" in
+  both) ;;
+  to-peer) pout=0 ;;
+  from-peer) pin=0 ;;
+  *)
+    log "loss_on: direction '$dir' is not both, to-peer or from-peer"
+    return 1
+    ;;
+  esac
   in_c ip addr del "$CLI_IP/24" dev "$VB"
   in_c ip link add ttbr0 type bridge
   in_c sysctl -qw net.ipv6.conf.ttbr0.disable_ipv6=1 || true
@@ -96,18 +117,35 @@ loss_on() {
   in_c ip link set "$VB" master ttbr0
   in_c ip addr add "$CLI_IP/24" dev ttbr0
   in_c ip link set ttbr0 up
+  LOSS_VB_RX0=$(veth_rx "$VB")
+  # `numgen random mod 100 < 0` never matches, so a one-way rule set keeps the same shape and
+  # the same counters.
   in_c nft -f - <<NFT
 table bridge itestloss {
-  chain in { type filter hook input priority 0; numgen random mod 100 < $pct counter drop; }
-  chain out { type filter hook output priority 0; numgen random mod 100 < $pct counter drop; }
+  chain in { type filter hook input priority 0; numgen random mod 100 < $pin counter drop comment "drop"; counter comment "pass"; }
+  chain out { type filter hook output priority 0; numgen random mod 100 < $pout counter drop comment "drop"; counter comment "pass"; }
 }
 NFT
 }
 
-# The frames loss_on dropped: "IN OUT".
+# The frames loss_on dropped and let through: "IN_DROP OUT_DROP IN_PASS OUT_PASS" (IN: toward
+# the peer, tcpterm -> peer; OUT: from the peer).
 loss_counts() {
-  in_c nft list table bridge itestloss | awk '/counter packets/{for(i=1;i<=NF;i++) if($i=="packets") printf "%s ", $(i+1)}'
+  in_c nft -j list table bridge itestloss | python3 -c '
+import json, sys
+c = {}
+for o in json.load(sys.stdin)["nftables"]:
+    r = o.get("rule")
+    if not r:
+        continue
+    n = [e["counter"]["packets"] for e in r["expr"] if "counter" in e]
+    c[(r["chain"], r.get("comment"))] = n[0]
+print(c[("in", "drop")], c[("out", "drop")], c[("in", "pass")], c[("out", "pass")])'
 }
+
+# veth_rx IF: rx_packets of the peer-side interface IF (in the peer's namespace).
+veth_rx() { in_c cat "/sys/class/net/$1/statistics/rx_packets"; }
+veth_stat() { in_c cat "/sys/class/net/$1/statistics/$2"; }
 
 # tcpterm_start QPAIRS CORES-OR-EMPTY [extra serve args...]
 tcpterm_start() {

@@ -38,6 +38,7 @@ TESTS=(
   "edges:t_edges.sh:90"
   "conns-10k:t_conns10k.sh:150"
   "loss:t_echo_socat.sh:420:ITEST_LOSS=3"
+  "loss-1way:t_echo_socat.sh:300:ITEST_LOSS=3 ITEST_LOSS_DIR=to-peer"
   "workers-2:t_workers2.sh:90"
   "workers-2-1q:t_workers2.sh:90:W2_QPAIRS=1"
 )

@@ -243,3 +243,33 @@ concurrency = 2
     assert_eq!(e0.saturating_since(s0), Duration::from_millis(100));
     assert_eq!(s1, s0 + Duration::from_millis(100));
 }
+
+#[test]
+fn syn_flood_sends_spoofed_syns_at_the_rate_and_each_reaches_the_listener() {
+    let sc = r#"
+[[phase]]
+name = "flood"
+duration = "1s"
+mode = "syn-flood"
+rate = 5000
+sources = "198.18.128.0/17"
+"#;
+    let (res, pair, _) = run(sc, builtin(128), &[HTTP], HTTP, RTT_HALF);
+    let c = &res[0].counts;
+    assert!((4990..=5000).contains(&c.syns_sent), "{c:?}");
+    assert_eq!(c.syns_unsent, 0, "{c:?}");
+    assert_eq!(c.errors(), 0, "{c:?}");
+    assert_eq!(c.conn_attempts, 0, "a flood opens no connection: {c:?}");
+    // Every SYN was well-formed and new: it took a SYN-queue entry or got a cookie SYN-ACK.
+    let s = pair.b.counters();
+    assert_eq!(
+        s.mib.passive_opens + s.mib.syncookies_sent,
+        c.syns_sent,
+        "{:?}",
+        s.mib
+    );
+    assert_eq!(s.drops.tcp_bad_flags + s.drops.tcp_checksum, 0);
+    // No connection was completed: nobody at the spoofed addresses answers.
+    assert_eq!(s.mib.syncookies_recv, 0);
+    assert_eq!(s.states.get(stack::State::Established), 0);
+}

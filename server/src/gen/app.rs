@@ -75,6 +75,10 @@ pub struct Counts {
     pub aborted: u64,
     /// No free source port or connection slot here, or no route: the generator's own limit.
     pub local_errors: u64,
+    /// syn-flood: spoofed SYNs handed to the port, and those that found no transmit buffer (or
+    /// no target MAC yet). Neither counts as an error.
+    pub syns_sent: u64,
+    pub syns_unsent: u64,
 }
 
 impl Counts {
@@ -109,6 +113,8 @@ impl Counts {
         self.tcp_timeouts += o.tcp_timeouts;
         self.aborted += o.aborted;
         self.local_errors += o.local_errors;
+        self.syns_sent += o.syns_sent;
+        self.syns_unsent += o.syns_unsent;
     }
 }
 
@@ -250,6 +256,13 @@ impl GenApp {
         self.stats[phase].counts.local_errors += 1;
     }
 
+    /// syn-flood: `sent` SYNs went to the port, `unsent` found no buffer.
+    pub fn count_syns(&mut self, phase: usize, sent: u64, unsent: u64) {
+        let c = &mut self.stats[phase].counts;
+        c.syns_sent += sent;
+        c.syns_unsent += unsent;
+    }
+
     pub(crate) fn set_phase_over(&mut self, phase: usize) {
         self.phase_over[phase] = true;
     }
@@ -334,7 +347,8 @@ impl GenApp {
                 },
                 true,
             ),
-            Mode::Idle => (0, true),
+            // A syn-flood phase has no connections of its own.
+            Mode::Idle | Mode::SynFlood { .. } => (0, true),
         };
         let protocol = ph.protocol;
         let closer = ph.closer;

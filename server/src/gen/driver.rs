@@ -6,16 +6,20 @@
 use super::app::{GenApp, PhaseRt};
 use super::pacing::Pacer;
 use super::ports::PortCycle;
-use core::net::SocketAddrV4;
+use super::scenario::Mode;
+use core::net::{Ipv4Addr, SocketAddrV4};
 use core::time::Duration;
 use stack::wire::arp::{ArpOp, ArpRepr};
-use stack::wire::frame::{build_arp_frame, ARP_FRAME_LEN};
-use stack::wire::MacAddr;
-use stack::{ConnHandle, Engine, EngineError, Instant, Transmit, TxMeta};
+use stack::wire::frame::{build_arp_frame, build_tcp_frame, tcp_frame_len, ARP_FRAME_LEN};
+use stack::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
+use stack::wire::{ChecksumCaps, MacAddr};
+use stack::{ConnHandle, Engine, EngineError, Instant, SeqNum, Transmit, TxMeta};
 use std::sync::Arc;
 
 /// Most connections opened in one iteration, so one iteration never stalls the receive path.
 const MAX_OPENS_PER_TICK: u64 = 256;
+/// Most spoofed SYNs built in one iteration (a few TX bursts).
+const MAX_SYNS_PER_TICK: u64 = 512;
 /// A full timeout sweep over every connection (spread over iterations) takes a tenth of the
 /// shortest phase timeout, so a timeout fires at most ~10% late, within these bounds. A fixed
 /// 20 ms period scanned 400 million slots a second at 8 million connections, which took the
@@ -60,6 +64,11 @@ pub struct Driver {
     pub phase_times: Vec<(Instant, Instant)>,
     /// Rate tokens dropped because the worker fell behind, per phase.
     pub lagged: Vec<u64>,
+    /// The target's MAC, learnt by the worker from its ARP reply: syn-flood frames are built
+    /// here, not by an engine, so they need it.
+    pub target_mac: Option<MacAddr>,
+    /// xorshift64* state for spoofed addresses, ports and sequence numbers.
+    rng: u64,
 }
 
 impl Driver {
@@ -103,7 +112,23 @@ impl Driver {
             scratch: Vec::new(),
             phase_times: vec![(Instant::ZERO, Instant::ZERO); n],
             lagged: vec![0; n],
+            target_mac: None,
+            rng: 0x9e37_79b9_7f4a_7c15 ^ ((worker as u64 + 1) << 40) ^ u64::from(target.port()),
         }
+    }
+
+    /// Seeds the syn-flood generator (the DPDK worker passes its engine seed).
+    pub fn seed(&mut self, seed: u64) {
+        self.rng = (seed ^ 0x2545_f491_4f6c_dd1d).max(1);
+    }
+
+    fn next_rand(&mut self) -> u64 {
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
     pub fn stage(&self) -> Stage {
@@ -278,10 +303,15 @@ impl Driver {
 
         if let Stage::Phase(p) = self.stage {
             let ph = &self.phases[p].phase;
+            let mode = ph.mode;
             if ph.rate_is_requests() && ph.rate.is_some() {
                 self.release_requests(engines, now, tx);
             }
-            self.open(engines, p, now, tx);
+            if let Mode::SynFlood { net, prefix_len } = mode {
+                self.flood(engines, p, net, prefix_len, now, tx);
+            } else {
+                self.open(engines, p, now, tx);
+            }
         }
         self.sweep(engines, now, tx);
     }
@@ -360,6 +390,94 @@ impl Driver {
         }
         if paced_opens {
             self.pacer.take(opened);
+        }
+    }
+
+    /// syn-flood: the SYNs due now, each from a random address in `net/prefix_len`, a random
+    /// port (1024-65535) and a random ISN, with the options a Linux client sends (MSS, SACK
+    /// permitted, timestamps, window scale), so that the server's cookie path does its full
+    /// work. The frames are built straight into the port's buffers; no engine keeps any state
+    /// for them, and the SYN-ACKs that come back are not for any local address (engine 0 counts
+    /// them as `ip_not_for_us`).
+    fn flood<T: Transmit>(
+        &mut self,
+        engines: &mut [Engine<GenApp>],
+        p: usize,
+        net: Ipv4Addr,
+        prefix_len: u8,
+        now: Instant,
+        tx: &mut T,
+    ) {
+        let due = self.pacer.due(now).min(MAX_SYNS_PER_TICK);
+        if due == 0 {
+            return;
+        }
+        let Some(dst_mac) = self.target_mac else {
+            // No ARP reply yet: nothing can be addressed. Counted, and the tokens are spent.
+            self.pacer.take(due);
+            if let Some(e) = engines.first_mut() {
+                e.app_mut().count_syns(p, 0, due);
+            }
+            return;
+        };
+        let src_mac = self.locals.first().map_or(MacAddr::ZERO, |l| l.1);
+        let host_mask = if prefix_len >= 32 {
+            0
+        } else {
+            u32::MAX >> prefix_len
+        };
+        let dst_ip = *self.target.ip();
+        let dst_port = self.target.port();
+        let ts = now.as_millis() as u32;
+        let meta = TxMeta {
+            l2_len: 14,
+            ..TxMeta::default()
+        };
+        let (mut sent, mut unsent) = (0, 0);
+        for _ in 0..due {
+            let r = self.next_rand();
+            let src_ip = Ipv4Addr::from(u32::from(net) | (r as u32 & host_mask));
+            let src_port = 1024 + ((r >> 32) as u16 % (65535 - 1024 + 1));
+            let seq = (r >> 24) as u32;
+            let repr = TcpRepr {
+                src_port,
+                dst_port,
+                seq: SeqNum(seq),
+                ack: SeqNum(0),
+                flags: TcpFlags(TcpFlags::SYN),
+                window: 64240,
+                urgent: 0,
+                options: TcpOptions {
+                    mss: Some(1460),
+                    window_scale: Some(7),
+                    sack_permitted: true,
+                    timestamp: Some((ts ^ (r >> 48) as u32, 0)),
+                    ..TcpOptions::default()
+                },
+            };
+            let len = tcp_frame_len(&repr, 0);
+            // Checksums always computed here: the flood does not depend on offloads.
+            let ok = tx.frame(len, meta, |buf| {
+                build_tcp_frame(
+                    buf,
+                    src_mac,
+                    dst_mac,
+                    src_ip,
+                    dst_ip,
+                    &repr,
+                    (&[], &[]),
+                    ChecksumCaps::default(),
+                )
+            });
+            if ok {
+                sent += 1;
+            } else {
+                unsent += 1;
+            }
+        }
+        self.pacer.take(due);
+        if let Some(e) = engines.first_mut() {
+            e.app_mut().count_syns(p, sent, unsent);
         }
     }
 

@@ -112,6 +112,8 @@ pub struct PhaseReport {
     pub responses_per_s: f64,
     pub tx_mbit_per_s: f64,
     pub rx_mbit_per_s: f64,
+    /// syn-flood: spoofed SYNs sent per second.
+    pub syns_per_s: f64,
     pub latency_us: Percentiles,
     pub connect_us: Percentiles,
     /// Paced actions skipped because the generator fell behind its target rate.
@@ -249,8 +251,13 @@ impl Collector {
             us(self.window.value_at_quantile(0.99))
         };
         self.window.reset();
+        let syns = if c.syns_sent > 0 {
+            format!(" | syn/s {}", rate(c.syns_sent, prev.syns_sent))
+        } else {
+            String::new()
+        };
         format!(
-            "[{:>6.1}s] {phase}: conn/s {} req/s {} open {} | rx {}b/s tx {}b/s | errors {} (+{}) | p99 {p99}",
+            "[{:>6.1}s] {phase}: conn/s {} req/s {} open {} | rx {}b/s tx {}b/s | errors {} (+{}) | p99 {p99}{syns}",
             elapsed.as_secs_f64(),
             rate(c.connected, prev.connected),
             rate(c.responses, prev.responses),
@@ -301,6 +308,7 @@ impl Collector {
                 responses_per_s: per_s(c.responses),
                 tx_mbit_per_s: mbit(c.bytes_sent),
                 rx_mbit_per_s: mbit(c.bytes_received),
+                syns_per_s: per_s(c.syns_sent),
                 latency_us: Percentiles::of(&self.latency[p]),
                 connect_us: Percentiles::of(&self.connect[p]),
                 lagged: self.lagged.iter().map(|l| l[p]).sum(),
@@ -343,6 +351,13 @@ pub fn render(r: &Report) -> String {
             c.requests, c.responses, p.responses_per_s,
             c.bytes_sent, p.tx_mbit_per_s, c.bytes_received, p.rx_mbit_per_s,
         );
+        if c.syns_sent + c.syns_unsent > 0 || p.mode == "syn-flood" {
+            let _ = writeln!(
+                s,
+                "  syns     {} spoofed SYNs sent: {}/s ({} found no buffer or no target MAC)",
+                c.syns_sent, p.syns_per_s, c.syns_unsent
+            );
+        }
         for (name, l) in [("latency", &p.latency_us), ("connect", &p.connect_us)] {
             if l.count > 0 {
                 let _ = writeln!(

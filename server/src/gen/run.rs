@@ -102,6 +102,7 @@ fn worker(ctx: &crate::port::WorkerCtx, s: WorkerSetup) -> Result<(), String> {
         stop_asked,
     } = s;
     let ips: Vec<Ipv4Addr> = cfgs.iter().map(|c| c.ip).collect();
+    let flood_seed = cfgs.first().map_or(id as u64, |c| c.seed);
     let locals: Vec<(Ipv4Addr, MacAddr)> = cfgs.iter().map(|c| (c.ip, c.mac)).collect();
     let ports: Vec<PortCycle> = ips
         .iter()
@@ -115,6 +116,7 @@ fn worker(ctx: &crate::port::WorkerCtx, s: WorkerSetup) -> Result<(), String> {
         );
     }
     let mut driver = Driver::new(phases, target, id, workers, ports, locals);
+    driver.seed(flood_seed);
     let mut bufs: Vec<Mbuf> = Vec::with_capacity(BURST);
     let every = REPORT_EVERY.as_micros() as u64;
     let mut next_report = clock.now().as_micros() + every;
@@ -157,6 +159,9 @@ fn worker(ctx: &crate::port::WorkerCtx, s: WorkerSetup) -> Result<(), String> {
                 let i = demux(f, &ips);
                 if arp_reply_from(f, *target.ip()) {
                     driver.arp_resolved[i] = true;
+                    if let Ok(mac) = <[u8; 6]>::try_from(&f[22..28]) {
+                        driver.target_mac = Some(MacAddr(mac));
+                    }
                 }
                 engines[i].receive(now, f, m.rx_meta(), &mut tx);
             }

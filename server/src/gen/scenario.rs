@@ -3,7 +3,12 @@
 //! Every field is checked here, once, so the generator's hot path never meets a bad value; each
 //! mistake is one line that names the phase and the field (see docs/gen.md for the format).
 
+use core::net::Ipv4Addr;
 use core::time::Duration;
+
+/// Spoofed sources must lie in the benchmarking range (RFC 2544), 198.18.0.0/15, so a flood can
+/// never pass for someone else's traffic.
+pub const SPOOF_RANGE: (Ipv4Addr, u8) = (Ipv4Addr::new(198, 18, 0, 0), 15);
 
 /// What a phase's connections do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,6 +22,9 @@ pub enum Mode {
     Bulk { bytes: u64 },
     /// Open and hold, without data, until the phase ends.
     Idle,
+    /// Raw SYNs from spoofed sources (random addresses in `net/prefix_len`, random ports and
+    /// sequence numbers) at `rate` per second; no connection is kept and nothing is answered.
+    SynFlood { net: Ipv4Addr, prefix_len: u8 },
 }
 
 impl Mode {
@@ -26,6 +34,7 @@ impl Mode {
             Mode::Persistent { .. } => "persistent",
             Mode::Bulk { .. } => "bulk",
             Mode::Idle => "idle",
+            Mode::SynFlood { .. } => "syn-flood",
         }
     }
 }
@@ -175,11 +184,19 @@ const FIELDS: &[&str] = &[
     "think_time",
     "ramp_up",
     "timeout",
+    "sources",
 ];
+
+/// What a syn-flood phase takes: it opens no connection and checks no response.
+const FLOOD_FIELDS: &[&str] = &["name", "duration", "mode", "rate", "ramp_up", "sources"];
 
 /// Fields that only some modes use; giving one elsewhere is a mistake worth reporting.
 fn applies(field: &str, mode: &str) -> bool {
+    if mode == "syn-flood" {
+        return FLOOD_FIELDS.contains(&field);
+    }
     match field {
+        "sources" => false,
         "requests_per_conn" => mode == "persistent",
         "bytes" => mode == "bulk",
         "request_size" | "response_size" => mode == "short" || mode == "persistent",
@@ -215,14 +232,14 @@ fn parse_phase(n: usize, t: &toml::Table) -> Result<Phase, String> {
         None => {
             return Err(err(
                 "mode",
-                "missing (short, persistent, bulk or idle)".into(),
+                "missing (short, persistent, bulk, idle or syn-flood)".into(),
             ))
         }
     };
-    if !["short", "persistent", "bulk", "idle"].contains(&mode_s) {
+    if !["short", "persistent", "bulk", "idle", "syn-flood"].contains(&mode_s) {
         return Err(err(
             "mode",
-            format!("{mode_s:?} is not short, persistent, bulk or idle"),
+            format!("{mode_s:?} is not short, persistent, bulk, idle or syn-flood"),
         ));
     }
     for key in t.keys() {
@@ -315,6 +332,16 @@ fn parse_phase(n: usize, t: &toml::Table) -> Result<Phase, String> {
             }
             Mode::Bulk { bytes }
         }
+        "syn-flood" => {
+            let v = get_str("sources")?.ok_or_else(|| {
+                err(
+                    "sources",
+                    "missing (the spoofed source prefix, e.g. \"198.18.128.0/17\")".into(),
+                )
+            })?;
+            let (net, prefix_len) = parse_sources(v).map_err(|m| err("sources", m))?;
+            Mode::SynFlood { net, prefix_len }
+        }
         _ => Mode::Idle,
     };
     let request_size = match get_size("request_size")? {
@@ -399,6 +426,34 @@ fn parse_phase(n: usize, t: &toml::Table) -> Result<Phase, String> {
         ramp_up,
         timeout,
     })
+}
+
+/// `"A.B.C.D/N"` inside [`SPOOF_RANGE`]; host bits must be zero.
+pub fn parse_sources(v: &str) -> Result<(Ipv4Addr, u8), String> {
+    let (a, n) = v
+        .split_once('/')
+        .ok_or_else(|| format!("{v:?} is not a prefix such as \"198.18.128.0/17\""))?;
+    let net: Ipv4Addr = a
+        .trim()
+        .parse()
+        .map_err(|_| format!("{a:?} is not an IPv4 address"))?;
+    let len: u8 = n
+        .trim()
+        .parse()
+        .ok()
+        .filter(|l| *l <= 32)
+        .ok_or_else(|| format!("{n:?} is not a prefix length from 0 to 32"))?;
+    let mask = |l: u8| if l == 0 { 0 } else { u32::MAX << (32 - l) };
+    if u32::from(net) & !mask(len) != 0 {
+        return Err(format!("{v} has host bits set"));
+    }
+    let (range, rlen) = SPOOF_RANGE;
+    if len < rlen || u32::from(net) & mask(rlen) != u32::from(range) {
+        return Err(format!(
+            "{v} is not inside {range}/{rlen}: spoofed sources must stay in the benchmarking range"
+        ));
+    }
+    Ok((net, len))
 }
 
 /// `"10s"`, `"250ms"`, `"100us"`, `"2m"`, `"1.5s"`, or a number of seconds.
@@ -539,8 +594,8 @@ rate = 1.5
     fn errors_name_the_phase_and_the_field() {
         let cases = [
             ("mode = \"short\"", "phase 1 (phase 1): duration: missing"),
-            ("duration = \"1s\"", "phase 1 (phase 1): mode: missing (short, persistent, bulk or idle)"),
-            ("duration = \"1s\"\nmode = \"long\"", "phase 1 (phase 1): mode: \"long\" is not short, persistent, bulk or idle"),
+            ("duration = \"1s\"", "phase 1 (phase 1): mode: missing (short, persistent, bulk, idle or syn-flood)"),
+            ("duration = \"1s\"\nmode = \"long\"", "phase 1 (phase 1): mode: \"long\" is not short, persistent, bulk, idle or syn-flood"),
             ("duration = \"1x\"\nmode = \"short\"", "phase 1 (phase 1): duration: unknown unit \"x\" in \"1x\" (use us, ms, s, m or h)"),
             ("duration = \"0s\"\nmode = \"short\"", "phase 1 (phase 1): duration: must be greater than zero"),
             ("name = \"a\"\nduration = 1\nmode = \"short\"\nrate = -3", "phase 1 (a): rate: -3 must be > 0 and at most 1e9 per second"),
@@ -554,7 +609,7 @@ rate = 1.5
             ("duration = 1\nmode = \"short\"\nprotocol = \"http\"\nrequest_size = 5", "phase 1 (phase 1): request_size: 5 is smaller than the smallest HTTP request (27 bytes)"),
             ("duration = 1\nmode = \"short\"\ncloser = \"server\"\nclose_with = \"rst\"", "phase 1 (phase 1): close_with: rst needs closer = \"client\" (the server closes its own way)"),
             ("duration = 1\nmode = \"short\"\nramp_up = 2", "phase 1 (phase 1): ramp_up: must not be longer than duration"),
-            ("duration = 1\nmode = \"short\"\nclosr = \"server\"", "phase 1 (phase 1): closr: unknown field (known: name, duration, mode, protocol, rate, concurrency, request_size, response_size, requests_per_conn, bytes, closer, close_with, think_time, ramp_up, timeout)"),
+            ("duration = 1\nmode = \"short\"\nclosr = \"server\"", "phase 1 (phase 1): closr: unknown field (known: name, duration, mode, protocol, rate, concurrency, request_size, response_size, requests_per_conn, bytes, closer, close_with, think_time, ramp_up, timeout, sources)"),
         ];
         for (text, want) in cases {
             assert_eq!(one(text).unwrap_err(), want, "for {text:?}");
@@ -585,9 +640,55 @@ rate = 1.5
     #[test]
     fn example_scenarios_parse() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/scenarios");
-        for f in ["short-http", "persistent-echo", "bulk", "idle-conns"] {
+        for f in [
+            "short-http",
+            "persistent-echo",
+            "bulk",
+            "idle-conns",
+            "syn-flood",
+        ] {
             let s = Scenario::from_file(&dir.join(format!("{f}.toml"))).unwrap();
             assert!(!s.phases.is_empty(), "{f}");
         }
+    }
+
+    #[test]
+    fn syn_flood_takes_a_source_prefix_inside_the_benchmarking_range() {
+        let p = one(
+            "duration = \"2s\"\nmode = \"syn-flood\"\nrate = 50000\nsources = \"198.18.128.0/17\"",
+        )
+        .unwrap();
+        assert_eq!(
+            p.mode,
+            Mode::SynFlood {
+                net: Ipv4Addr::new(198, 18, 128, 0),
+                prefix_len: 17
+            }
+        );
+        assert_eq!(p.mode.name(), "syn-flood");
+        assert_eq!(p.rate, Some(50000.0));
+        let base = "duration = 1\nmode = \"syn-flood\"\n";
+        let bad = |extra: &str| one(&format!("{base}{extra}")).unwrap_err();
+        assert!(bad("").contains("sources: missing"), "{}", bad(""));
+        for (v, why) in [
+            ("10.0.0.0/8", "not inside 198.18.0.0/15"),
+            ("198.16.0.0/14", "not inside 198.18.0.0/15"),
+            ("198.20.0.0/24", "not inside 198.18.0.0/15"),
+            ("198.18.128.1/17", "host bits set"),
+            ("198.18.128.0/33", "prefix length"),
+            ("198.18.128.0", "not a prefix"),
+        ] {
+            let e = bad(&format!("sources = \"{v}\""));
+            assert!(e.contains(why), "{v}: {e}");
+            assert!(e.starts_with("phase 1 (phase 1): sources: "), "{e}");
+        }
+        // The whole range, and a single address, are fine.
+        assert!(one(&format!("{base}sources = \"198.18.0.0/15\"")).is_ok());
+        assert!(one(&format!("{base}sources = \"198.19.0.7/32\"")).is_ok());
+        // Connection fields do not apply to a flood, and sources only to a flood.
+        let e = bad("sources = \"198.18.128.0/17\"\nconcurrency = 5");
+        assert!(e.contains("concurrency: does not apply"), "{e}");
+        let e = one("duration = 1\nmode = \"short\"\nsources = \"198.18.128.0/17\"").unwrap_err();
+        assert!(e.contains("sources: does not apply"), "{e}");
     }
 }

@@ -81,6 +81,8 @@ pub fn run<B: App>(
         vec![ports],
         vec![(GEN_IP, MacAddr([0x02, 0, 0, 0, 0, 2]))],
     );
+    // What the DPDK worker learns from the target's ARP reply (syn-flood frames need it).
+    driver.target_mac = Some(MacAddr([0x02, 0, 0, 0, 0, 1]));
     let res = tcpterm::gen::sim::run(&mut pair, &mut driver, limit);
     assert!(
         driver.is_done(),

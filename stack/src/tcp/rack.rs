@@ -19,6 +19,8 @@ pub const MAX_SEGS: usize = 2048;
 const RTX: u8 = 1;
 const LOST: u8 = 2;
 const DELIVERED: u8 = 4;
+/// Marked lost at some point (kept when resent, unlike `LOST`).
+const EVER_LOST: u8 = 8;
 
 /// Shortest RACK.rtt + reo_wnd (the timer wheel's 1 ms tick).
 const MIN_WAIT_US: u32 = 1_000;
@@ -281,7 +283,7 @@ impl Rack {
             }
             let age = now_us.wrapping_sub(s.xmit);
             if age >= wait_us {
-                s.flags |= LOST;
+                s.flags |= LOST | EVER_LOST;
                 n += 1;
             } else {
                 let left = wait_us - age;
@@ -295,7 +297,7 @@ impl Rack {
     pub fn mark_all_lost(&mut self) {
         for s in self.segs.iter_mut() {
             if s.flags & DELIVERED == 0 {
-                s.flags |= LOST;
+                s.flags |= LOST | EVER_LOST;
             }
         }
     }
@@ -310,6 +312,21 @@ impl Rack {
             start = s.end;
         }
         None
+    }
+
+    /// Bytes of undelivered segments RACK found lost whose original transmission the caller
+    /// still counts in flight (`counted(start)`): RFC 8985 §6: a segment RACK marked lost has
+    /// left the network, so only its retransmission, if any, is in the pipe.
+    pub fn lost_bytes(&self, mut counted: impl FnMut(SeqNum) -> bool) -> u32 {
+        let mut start = self.start;
+        let mut n = 0u32;
+        for s in &self.segs {
+            if s.flags & (EVER_LOST | DELIVERED) == EVER_LOST && counted(start) {
+                n = n.saturating_add(s.end - start);
+            }
+            start = s.end;
+        }
+        n
     }
 
     /// Whether anything is marked lost and not yet resent.

@@ -1680,7 +1680,7 @@ impl Tcb {
         // (RFC 6675 §5 step C: NextSeg rule 2 sends new data while cwnd - pipe >= SMSS).
         let mut pipe = match self.sb.as_ref() {
             Some(sb) if self.has(F_SACK) && self.has(F_RECOVERY) => {
-                Some(sb.pipe(self.snd_una, self.snd_nxt, self.high_rxt, smss as u32))
+                Some(self.pipe(sb, smss as u32))
             }
             _ => None,
         };
@@ -1825,7 +1825,7 @@ impl Tcb {
         for _ in 0..64 {
             let force = self.has(F_RTX_FORCE);
             let pipe = match self.sb.as_ref() {
-                Some(sb) => sb.pipe(self.snd_una, self.snd_nxt, self.high_rxt, smss as u32),
+                Some(sb) => self.pipe(sb, smss as u32),
                 None => self.snd_nxt - self.snd_una,
             };
             if !force && self.cc.cwnd() < pipe.saturating_add(smss as u32) {
@@ -2018,6 +2018,12 @@ impl Tcb {
         self.output(sh, tx, id);
     }
 
+    /// RFC 6675 SetPipe, less what RACK found lost (see `pipe_with_rack`).
+    fn pipe(&self, sb: &Scoreboard, smss: u32) -> u32 {
+        let rack = self.rack.as_deref();
+        pipe_with_rack(self.snd_una, self.snd_nxt, self.high_rxt, sb, rack, smss)
+    }
+
     /// RFC 2883: report `[start, end)`, data that arrived twice, in the next ACK.
     fn queue_dsack(&mut self, sh: &mut Shared, start: SeqNum, end: SeqNum) {
         if self.has(F_SACK) && start.lt(end) {
@@ -2077,7 +2083,7 @@ impl Tcb {
         if recovering && !r.undone {
             r.prr.delivered = r.prr.delivered.saturating_add(delivered);
             let pipe = sb.map_or(self.snd_nxt - self.snd_una, |sb| {
-                sb.pipe(self.snd_una, self.snd_nxt, self.high_rxt, smss)
+                pipe_with_rack(self.snd_una, self.snd_nxt, self.high_rxt, sb, Some(r), smss)
             });
             let cnt = r.prr.sndcnt(pipe, self.cc.ssthresh(), delivered, smss);
             self.cc.set_cwnd(pipe.saturating_add(cnt));
@@ -2145,4 +2151,21 @@ impl Tcb {
                 .as_ref()
                 .map_or(0, |_| core::mem::size_of::<Scoreboard>())
     }
+}
+
+/// RFC 6675 SetPipe, except that an original transmission RACK declared lost is not counted
+/// (RFC 8985 §6): otherwise a lost retransmission in a small window keeps pipe at cwnd, nothing
+/// new is sent, no later segment is delivered to expose the loss, and only the RTO repairs it.
+fn pipe_with_rack(
+    una: SeqNum,
+    nxt: SeqNum,
+    high_rxt: SeqNum,
+    sb: &Scoreboard,
+    rack: Option<&Rack>,
+    smss: u32,
+) -> u32 {
+    let pipe = sb.pipe(una, nxt, high_rxt, smss);
+    let Some(r) = rack else { return pipe };
+    let gone = r.lost_bytes(|seq| seq.ge(una) && !sb.is_sacked(seq) && !sb.is_lost(seq, smss));
+    pipe.saturating_sub(gone)
 }

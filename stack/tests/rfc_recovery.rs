@@ -1,0 +1,230 @@
+//! Loss recovery as packet traces: RACK-TLP (RFC 8985), PRR (RFC 6937), DSACK (RFC 2883) and
+//! the undo it drives (RFC 3708), one reduction per window (RFC 6582 / RFC 6675), and the
+//! receive side's out-of-order queue and effective send MSS (RFC 9293 §3.8.6, RFC 6691).
+//!
+//! Every connection is opened with a 100 ms handshake RTT, so SRTT = min_rtt = 100 ms,
+//! RTTVAR = 50 ms and RTO = 300 ms; RACK's reordering window outside recovery is
+//! min_rtt / 4 = 25 ms, and the probe timeout is 2 * SRTT = 200 ms.
+
+mod common;
+use common::*;
+use stack::{ConnHandle, TcpConfig};
+
+/// Opens the primary connection: SYN-ACK at t0, third ACK at t0 + 100 ms.
+fn establish_rtt_100(cfg: TcpConfig) -> (Harness, ConnHandle) {
+    let mut h = Harness::new(cfg, Behaviour::default());
+    let mut c = Conn::new(PPORT, PEER_ISS, PeerOpts::full());
+    h.syn(&mut c);
+    h.advance(ms(100));
+    h.expect_none();
+    h.handshake_ack(&mut c);
+    let handle = h.app().last_open().expect("open");
+    h.c = c;
+    h.take();
+    (h, handle)
+}
+
+/// Full-sized payload: MSS 1460 less 12 bytes of timestamps.
+const SMSS: u32 = 1448;
+
+/// Start of the engine's `i`-th full segment.
+fn seg_at(h: &Harness, i: u32) -> u32 {
+    h.c.irs + 1 + i * SMSS
+}
+
+/// `seg_at` for this connection, detached from the harness.
+fn starts(h: &Harness) -> impl Fn(u32) -> u32 {
+    let irs = h.c.irs;
+    move |i| irs + 1 + i * SMSS
+}
+
+/// The app writes `n` full segments; returns what went out at once.
+fn send_segments(h: &mut Harness, handle: ConnHandle, n: u32) -> Vec<Seg> {
+    let len = (n * SMSS) as usize;
+    assert_eq!(h.app_send(handle, &pattern(len, 3)), len);
+    h.take()
+}
+
+/// Asserts `segs` are full segments `first..first + segs.len()` in order.
+fn assert_segments(h: &Harness, segs: &[Seg], first: u32) {
+    for (k, sg) in segs.iter().enumerate() {
+        assert_eq!(
+            sg.seq(),
+            seg_at(h, first + k as u32),
+            "segment {k}:\n  {}",
+            show(segs)
+        );
+        assert_eq!(sg.len(), SMSS as usize, "segment {k}:\n  {}", show(segs));
+    }
+}
+
+/// The peer acknowledges `ack` and SACKs `blocks` (no data).
+fn sack(h: &mut Harness, ack: u32, blocks: &[(u32, u32)]) {
+    h.c.ack = ack;
+    let o = h.seg(ACK).sack(blocks);
+    h.send(o);
+}
+
+/// RFC 8985 §7: the tail of a flight is lost and no ACK comes for it. Instead of waiting for
+/// the RTO, a probe goes out at PTO = 2 * SRTT; with nothing new to send it resends the last
+/// segment. The peer's SACK of the probe shows the segment before it missing, RACK marks that
+/// lost (RFC 8985 §7.4 via §6.2) and recovery repairs it: no timeout at all.
+#[test]
+fn rfc8985_7_tail_loss_answered_by_probe_not_rto() {
+    let (mut h, handle) = establish_rtt_100(TcpConfig::default());
+    let p = h.c.iss + 1;
+    let seg = starts(&h);
+    let t1 = h.now;
+    let d = send_segments(&mut h, handle, 5);
+    assert_eq!(d.len(), 5);
+    assert_segments(&h, &d, 0);
+    // Segments 0-2 arrive; 3 and 4 are lost. R = 100 ms again: SRTT 100, RTTVAR 37.5,
+    // RTO 250 ms; two segments in flight, so PTO = 200 ms (no delayed-ACK allowance).
+    h.advance_to(t1 + ms(100));
+    h.c.ack = seg(3);
+    h.send_ack();
+    h.expect_none();
+    h.advance_to(t1 + ms(299));
+    h.expect_none();
+    h.advance_to(t1 + ms(300));
+    let probe = h.expect_one(ACK | PSH, seg(4), p);
+    assert_eq!(
+        probe.payload, d[4].payload,
+        "the probe is the last segment again"
+    );
+    assert_eq!(h.counters().mib.tlp_probes, 1);
+    assert_eq!(h.counters().mib.timeouts, 0);
+    // The probe arrives and is SACKed one RTT later; segment 3 is still missing. Segment 3
+    // was sent 400 ms ago, more than RACK.rtt (100 ms) + reo_wnd (25 ms) before the probe
+    // was delivered: lost, and resent at once.
+    h.advance_to(t1 + ms(400));
+    sack(&mut h, seg(3), &[(seg(4), seg(5))]);
+    let r = h.expect_one_nopsh(ACK, seg(3), p);
+    assert_eq!(r.payload, d[3].payload);
+    assert_eq!(h.counters().mib.rack_lost, 1);
+    assert_eq!(h.counters().mib.sack_recoveries, 1);
+    assert_eq!(h.counters().mib.fast_retrans, 1);
+    assert_eq!(h.counters().mib.retrans_segs, 2);
+    // The repair is acknowledged: nothing more, and no RTO ever fires.
+    h.advance_to(t1 + ms(500));
+    h.c.ack = seg(5);
+    h.send_ack();
+    h.expect_none();
+    h.advance(secs(5));
+    h.expect_none();
+    assert_eq!(h.counters().mib.timeouts, 0);
+    assert_eq!(h.counters().mib.tlp_probes, 1);
+}
+
+/// RFC 8985 §7.3: when unsent data is waiting (cwnd-limited) and the peer's window admits it,
+/// the probe is one new segment rather than a retransmission.
+#[test]
+fn rfc8985_7_3_probe_sends_new_data_when_the_window_allows() {
+    let (mut h, handle) = establish_rtt_100(TcpConfig::default());
+    let p = h.c.iss + 1;
+    let seg = starts(&h);
+    let t1 = h.now;
+    // Twelve segments queued, the initial window (10 * 1460 bytes) lets ten go.
+    let d = send_segments(&mut h, handle, 12);
+    assert_eq!(d.len(), 10, "{}", show(&d));
+    assert_segments(&h, &d, 0);
+    h.advance_to(t1 + ms(199));
+    h.expect_none();
+    h.advance_to(t1 + ms(200));
+    let probe = h.expect_one_nopsh(ACK, seg(10), p);
+    assert_eq!(probe.len(), SMSS as usize);
+    assert_eq!(h.counters().mib.tlp_probes, 1);
+    assert_eq!(
+        h.counters().mib.retrans_segs,
+        0,
+        "new data, not a retransmission"
+    );
+    assert_eq!(h.counters().mib.timeouts, 0);
+}
+
+/// RFC 8985 §6.2: segment 0 is lost and so is its fast retransmission. A segment sent after
+/// the retransmission is SACKed: the retransmission was sent before a delivered segment, and
+/// in recovery reo_wnd is 0, so once RACK.rtt has passed since it went out it is lost and is
+/// sent a third time, with no RTO (DupThresh counting can never find a lost retransmission).
+#[test]
+fn rfc8985_6_2_lost_retransmission_detected_by_rack() {
+    let (mut h, handle) = establish_rtt_100(TcpConfig::default());
+    let p = h.c.iss + 1;
+    let seg = starts(&h);
+    let t1 = h.now;
+    let d = send_segments(&mut h, handle, 5);
+    assert_segments(&h, &d, 0);
+    h.advance_to(t1 + ms(100));
+    let una = seg(0);
+    sack(&mut h, una, &[(seg(1), seg(2))]);
+    h.expect_none();
+    sack(&mut h, una, &[(seg(1), seg(3))]);
+    h.expect_none();
+    sack(&mut h, una, &[(seg(1), seg(4))]);
+    let r1 = h.expect_one_nopsh(ACK, una, p);
+    assert_eq!(r1.payload, d[0].payload);
+    assert_eq!(h.counters().mib.fast_retrans, 1);
+    // RACK, run on the same ACK in recovery (reo_wnd 0), also found segment 0 lost: it is
+    // older than RACK.rtt (100 ms) and was sent before the SACKed segment 3.
+    assert_eq!(h.counters().mib.rack_lost, 1);
+    // 10 ms later the app writes one more segment; PRR lets it go (cwnd - pipe = 1 SMSS).
+    h.advance_to(t1 + ms(110));
+    let n = send_segments(&mut h, handle, 1);
+    assert_eq!(n.len(), 1, "{}", show(&n));
+    assert_segments(&h, &n, 5);
+    // The retransmission is lost. Segments 4 and 5 arrive and are SACKed 100 ms after 5 was
+    // sent: RACK.rtt = 100 ms, the retransmission (sent at +100 ms) is 110 ms old.
+    h.advance_to(t1 + ms(210));
+    sack(&mut h, una, &[(seg(1), seg(6))]);
+    let r2 = h.expect_one_nopsh(ACK, una, p);
+    assert_eq!(r2.payload, d[0].payload);
+    assert_eq!(h.counters().mib.rack_lost, 2);
+    assert_eq!(h.counters().mib.retrans_segs, 2);
+    assert_eq!(h.counters().mib.fast_retrans, 1, "the same episode");
+    assert_eq!(h.counters().mib.sack_recoveries, 1);
+    h.advance_to(t1 + ms(310));
+    h.c.ack = seg(6);
+    h.send_ack();
+    h.expect_none();
+    h.advance(secs(5));
+    h.expect_none();
+    assert_eq!(h.counters().mib.timeouts, 0);
+}
+
+/// RFC 8985 §6.2, §6.3: three segments in flight, the first lost. The two SACKs behind it
+/// are fewer than DupThresh, and IsLost() needs more than 2 * SMSS above it, so RFC 6675
+/// never starts recovery; RACK's reordering timer fires at RACK.rtt + reo_wnd = 125 ms after
+/// the segment was sent and resends it, long before the RTO (300 ms).
+#[test]
+fn rfc8985_6_2_loss_in_a_small_flight_without_three_dupacks() {
+    let (mut h, handle) = establish_rtt_100(TcpConfig::default());
+    let p = h.c.iss + 1;
+    let seg = starts(&h);
+    let t1 = h.now;
+    let d = send_segments(&mut h, handle, 3);
+    assert_segments(&h, &d, 0);
+    h.advance_to(t1 + ms(100));
+    let una = seg(0);
+    sack(&mut h, una, &[(seg(1), seg(2))]);
+    h.expect_none();
+    sack(&mut h, una, &[(seg(1), seg(3))]);
+    h.expect_none();
+    assert_eq!(h.counters().mib.fast_retrans, 0);
+    h.advance_to(t1 + ms(124));
+    h.expect_none();
+    h.advance_to(t1 + ms(125));
+    let r = h.expect_one_nopsh(ACK, una, p);
+    assert_eq!(r.payload, d[0].payload);
+    assert_eq!(h.counters().mib.rack_lost, 1);
+    assert_eq!(h.counters().mib.fast_retrans, 1);
+    assert_eq!(h.counters().mib.sack_recoveries, 1);
+    assert_eq!(h.counters().mib.timeouts, 0);
+    assert_eq!(h.counters().mib.tlp_probes, 0);
+    h.advance_to(t1 + ms(225));
+    h.c.ack = seg(3);
+    h.send_ack();
+    h.expect_none();
+    h.advance(secs(5));
+    h.expect_none();
+    assert_eq!(h.counters().mib.timeouts, 0);
+}

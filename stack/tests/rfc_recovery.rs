@@ -228,3 +228,180 @@ fn rfc8985_6_2_loss_in_a_small_flight_without_three_dupacks() {
     h.expect_none();
     assert_eq!(h.counters().mib.timeouts, 0);
 }
+
+/// RFC 6582 §3.2 step 2 / RFC 6675 §5: segments 0 and 4 of one window are lost. The third
+/// duplicate ACK starts the one recovery episode of this window; the loss of segment 4 is
+/// repaired inside it (RACK marks it lost when segment 5, sent after it, is SACKed) and
+/// starts no second reduction. After the full ACK cwnd = ssthresh = 0.7 * 10 * 1448 (CUBIC's
+/// β), so an idle connection then sends exactly 7 segments (two reductions would allow 4).
+#[test]
+fn rfc6582_rfc6675_one_reduction_for_two_losses_in_one_window() {
+    let (mut h, handle) = establish_rtt_100(TcpConfig::default());
+    let p = h.c.iss + 1;
+    let seg = starts(&h);
+    let t1 = h.now;
+    let d = send_segments(&mut h, handle, 10);
+    assert_eq!(d.len(), 10);
+    assert_segments(&h, &d, 0);
+    h.advance_to(t1 + ms(100));
+    let una = seg(0);
+    sack(&mut h, una, &[(seg(1), seg(2))]);
+    sack(&mut h, una, &[(seg(1), seg(3))]);
+    h.expect_none();
+    sack(&mut h, una, &[(seg(1), seg(4))]);
+    let r = h.expect_one_nopsh(ACK, seg(0), p);
+    assert_eq!(r.payload, d[0].payload);
+    // Segment 5 arrives after the hole at 4: the second loss, same window.
+    sack(&mut h, una, &[(seg(5), seg(6)), (seg(1), seg(4))]);
+    let r = h.expect_one_nopsh(ACK, seg(4), p);
+    assert_eq!(r.payload, d[4].payload);
+    for k in 7..=10 {
+        sack(&mut h, una, &[(seg(5), seg(k)), (seg(1), seg(4))]);
+        h.expect_none();
+    }
+    assert_eq!(h.counters().mib.sack_recoveries, 1);
+    assert_eq!(h.counters().mib.fast_retrans, 1);
+    assert_eq!(h.counters().mib.rack_lost, 2);
+    assert_eq!(h.counters().mib.retrans_segs, 2);
+    // Both repairs arrive: the full ACK ends recovery.
+    h.advance_to(t1 + ms(200));
+    h.c.ack = seg(10);
+    h.send_ack();
+    h.expect_none();
+    let n = send_segments(&mut h, handle, 10);
+    assert_eq!(n.len(), 7, "cwnd = ssthresh = 10136 bytes:\n  {}", show(&n));
+    assert_segments(&h, &n, 10);
+    assert_eq!(h.counters().mib.sack_recoveries, 1);
+    assert_eq!(h.counters().mib.timeouts, 0);
+}
+
+/// RFC 6937 §3.1: while pipe > ssthresh, PRR sends CEIL(prr_delivered * ssthresh /
+/// RecoverFS) - prr_out. NewReno halves (ssthresh = 10 of RecoverFS = 20 segments), so one
+/// segment goes out for every two delivered: the fast retransmit on the first ACK, then a new
+/// segment on the 4th, 6th, 8th and 10th delivered segment, 5 in all for 10 delivered; pipe
+/// stays above ssthresh throughout (16 down to 11 segments).
+#[test]
+fn rfc6937_prr_sends_in_proportion_during_recovery() {
+    let cfg = TcpConfig {
+        cc: stack::tcp::cc::CcKind::NewReno,
+        initial_window: 20,
+        ..TcpConfig::default()
+    };
+    let (mut h, handle) = establish_rtt_100(cfg);
+    let p = h.c.iss + 1;
+    let seg = starts(&h);
+    let t1 = h.now;
+    let d = send_segments(&mut h, handle, 40);
+    assert_eq!(d.len(), 20, "20 * 1460 bytes of initial window");
+    assert_segments(&h, &d, 0);
+    h.advance_to(t1 + ms(100));
+    let una = seg(0);
+    sack(&mut h, una, &[(seg(1), seg(2))]);
+    sack(&mut h, una, &[(seg(1), seg(3))]);
+    h.expect_none();
+    let mut sent_per_ack = Vec::new();
+    let mut next_new = 20;
+    for k in 3..=12u32 {
+        sack(&mut h, una, &[(seg(1), seg(k + 1))]);
+        let out = h.take();
+        for s in &out {
+            let want = if k == 3 { seg(0) } else { seg(next_new) };
+            assert_eq!(s.seq(), want, "after SACK of 1..={k}:\n  {}", show(&out));
+            assert_eq!(s.len(), SMSS as usize);
+            assert_eq!(s.ack(), p);
+            if k != 3 {
+                next_new += 1;
+            }
+        }
+        sent_per_ack.push(out.len());
+    }
+    //                          delivered: 1  2  3  4  5  6  7  8  9  10
+    assert_eq!(sent_per_ack, vec![1, 0, 0, 1, 0, 1, 0, 1, 0, 1]);
+    assert_eq!(h.counters().mib.retrans_segs, 1);
+    assert_eq!(h.counters().mib.fast_retrans, 1);
+    assert_eq!(h.counters().mib.timeouts, 0);
+}
+
+/// RFC 2883 §4 (TCPDSACKOldSent): data that arrives again after we acknowledged it is
+/// answered at once with a D-SACK, the first SACK block naming the duplicate range; for a
+/// segment that is partly old the block is [SEG.SEQ, RCV.NXT).
+#[test]
+fn rfc2883_duplicate_segment_answered_with_dsack() {
+    let (mut h, _) = establish_rtt_100(TcpConfig::default());
+    let s = h.c.irs + 1;
+    let p = h.c.iss + 1;
+    let a = pattern(100, 1);
+    h.send_data(&a);
+    // One segment: the ACK is delayed (40 ms).
+    h.advance(ms(40));
+    let ack = h.expect_one(ACK, s, p + 100);
+    assert!(ack.sack().is_empty());
+    // Our ACK was lost; the peer resends the same 100 bytes.
+    let o = h.seg(ACK | PSH).seq(p).data(&a);
+    h.send(o);
+    let d = h.expect_one(ACK, s, p + 100);
+    assert_eq!(d.sack(), vec![(p, p + 100)], "{d}");
+    assert_eq!(h.counters().mib.dsack_sent, 1);
+    // The D-SACK is reported once (RFC 2883 §4 (1)): the next ACK has no block.
+    h.send_data(&pattern(10, 2));
+    h.advance(ms(40));
+    let n = h.expect_one(ACK, s, p + 110);
+    assert!(n.sack().is_empty(), "{n}");
+    // A segment half old, half new: [p + 60, p + 160) with RCV.NXT = p + 110.
+    let b = pattern(100, 3);
+    let o = h.seg(ACK | PSH).seq(p + 60).data(&b);
+    h.c.nxt = p + 160;
+    h.send(o);
+    let d = h.expect_one(ACK, s, p + 160);
+    assert_eq!(d.sack(), vec![(p + 60, p + 110)], "{d}");
+    assert_eq!(h.counters().mib.dsack_sent, 2);
+    let mut want = a.clone();
+    want.extend_from_slice(&pattern(10, 2));
+    want.extend_from_slice(&b[50..]);
+    assert_eq!(
+        h.app().data(),
+        want,
+        "the new half is delivered, the old half is not"
+    );
+}
+
+/// RFC 9293 §3.8.6 / RFC 5681 §4.2: with a hole at RCV.NXT, out-of-order segments filling
+/// the rest of the advertised window are all kept (the window is limit - unread bytes; the
+/// out-of-order bytes lie inside it and do not shrink it again); each is answered at once
+/// with a SACK block covering all of them, and filling the hole delivers every byte in order.
+#[test]
+fn rfc9293_3_8_6_one_hole_then_full_window_of_out_of_order_kept() {
+    let cfg = TcpConfig {
+        rx_buf: 8000,
+        ..TcpConfig::default()
+    };
+    let (mut h, _) = establish_rtt_100(cfg);
+    let s = h.c.irs + 1;
+    let p = h.c.iss + 1;
+    let wnd = h.scaled_window(&h.log.last().unwrap().clone());
+    assert_eq!(wnd, 8000, "the SYN-ACK advertised the whole buffer");
+    let data = pattern(8000, 5);
+    for k in 1..8u32 {
+        let at = (k * 1000) as usize;
+        let o = h
+            .seg(ACK | PSH)
+            .seq(p + k * 1000)
+            .data(&data[at..at + 1000]);
+        h.send(o);
+        let a = h.expect_one(ACK, s, p);
+        assert_eq!(a.sack(), vec![(p + 1000, p + (k + 1) * 1000)], "{a}");
+        assert_eq!(h.scaled_window(&a), 8000, "{a}");
+    }
+    assert_eq!(h.counters().drops.tcp_rcv_buffer_full, 0);
+    assert_eq!(h.counters().mib.ofo_drop, 0);
+    assert_eq!(h.counters().mib.ofo_queue, 7);
+    assert!(h.app().data().is_empty());
+    // The hole fills: everything up to the window's right edge is acknowledged and read.
+    let o = h.seg(ACK | PSH).seq(p).data(&data[..1000]);
+    h.c.nxt = p + 8000;
+    h.send(o);
+    let a = h.expect_one(ACK, s, p + 8000);
+    assert!(a.sack().is_empty(), "{a}");
+    assert_eq!(h.app().data(), data);
+    assert_eq!(h.counters().drops.tcp_rcv_buffer_full, 0);
+}

@@ -19,18 +19,13 @@
 # Knobs: MB=50 ROUNDS=3 RUNS="1:both 3:both 5:both 3:to-peer" (PCT:DIR, DIR as loss_on takes it:
 #        both | to-peer = server -> client only | from-peer), SRV_CORE=1 CLI_CORE=0,
 #        CLIENT_TIMEOUT=900 (seconds per transfer), NICE=-15 (autogroup priority of the run).
-# Output: a table on stdout, and DIR (default bench/results/<UTC date>-loss) with results.md,
+# Output: a table on stdout, and --out DIR (default bench/results/<UTC date>-loss) with results.md,
 # rounds.tsv (one line per round) and the raw per-round logs.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 NICE=${NICE:--15}
-# Linux autogroups schedule each session as one unit: run in a session of our own and raise
-# that group's priority, as scripts/bench/vs-nginx.sh does.
-if [ "$NICE" != 0 ] && [ -z "${TT_BENCH_INNER:-}" ] && [ -e /proc/self/autogroup ]; then
-  export NICE TT_BENCH_INNER=1
-  exec setsid -w bash -c 'echo "$NICE" >/proc/self/autogroup 2>/dev/null || true; exec bash "$0" "$@"' \
-    "$0" "$@"
-fi
+source "$here/lib/autogroup.sh"
+own_autogroup "$0" "$@"
 source "$here/../itest/lib.sh"
 
 MB=${MB:-50}

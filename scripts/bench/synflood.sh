@@ -31,11 +31,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 NICE=${NICE:--15}
-if [ "$NICE" != 0 ] && [ -z "${TT_BENCH_INNER:-}" ] && [ -e /proc/self/autogroup ]; then
-  export NICE TT_BENCH_INNER=1
-  exec setsid -w bash -c 'echo "$NICE" >/proc/self/autogroup 2>/dev/null || true; exec bash "$0" "$@"' \
-    "$0" "$@"
-fi
+source "$here/lib/autogroup.sh"
+own_autogroup "$0" "$@"
 source "$here/../itest/lib.sh"
 
 RATES=${RATES:-"20000 100000"}

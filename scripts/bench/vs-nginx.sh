@@ -14,13 +14,8 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 NICE=${NICE:--15}
-# Linux autogroups schedule each session as one unit, so plain `nice` does nothing against
-# processes of other sessions: run in a session of our own and raise that group's priority.
-if [ "$NICE" != 0 ] && [ -z "${TT_BENCH_INNER:-}" ] && [ -e /proc/self/autogroup ]; then
-  export NICE TT_BENCH_INNER=1
-  exec setsid -w bash -c 'echo "$NICE" >/proc/self/autogroup 2>/dev/null || true; exec bash "$0" "$@"' \
-    "$0" "$@"
-fi
+source "$here/lib/autogroup.sh"
+own_autogroup "$0" "$@"
 source "$here/../itest/lib.sh"
 ROUNDS=${ROUNDS:-2}
 

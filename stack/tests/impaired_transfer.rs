@@ -128,10 +128,19 @@ fn config(ip: Ipv4Addr, mac: u8) -> EngineConfig {
     }
 }
 
-fn run_transfer(total: u64, imp: Impairments, seed: u64, sim_deadline: Duration) {
+/// Runs `total` bytes each way between two engines built by `cfg` through `imp`, and checks
+/// that both streams arrived byte-exact and both ends closed normally. Returns the pair for
+/// the caller's own figures.
+fn transfer(
+    total: u64,
+    imp: Impairments,
+    seed: u64,
+    sim_deadline: Duration,
+    cfg: fn(Ipv4Addr, u8) -> EngineConfig,
+) -> Pair<Bulk, Bulk> {
     let t0 = Instant::ZERO;
-    let client = Engine::new(config(CLIENT_IP, 2), Bulk::new(total, 11, 22), t0).unwrap();
-    let mut server = Engine::new(config(SERVER_IP, 1), Bulk::new(total, 22, 11), t0).unwrap();
+    let client = Engine::new(cfg(CLIENT_IP, 2), Bulk::new(total, 11, 22), t0).unwrap();
+    let mut server = Engine::new(cfg(SERVER_IP, 1), Bulk::new(total, 22, 11), t0).unwrap();
     server.listen(PORT).unwrap();
     let mut pair = Pair::new(client, server, imp, imp, seed, t0);
     pair.with_a(|e, now, out| e.connect(now, SocketAddrV4::new(SERVER_IP, PORT), 40000, out))
@@ -159,6 +168,11 @@ fn run_transfer(total: u64, imp: Impairments, seed: u64, sim_deadline: Duration)
     assert_eq!(s.received, total);
     assert_eq!(c.closed, Some(CloseReason::Normal));
     assert_eq!(s.closed, Some(CloseReason::Normal));
+    pair
+}
+
+fn run_transfer(total: u64, imp: Impairments, seed: u64, sim_deadline: Duration) {
+    let pair = transfer(total, imp, seed, sim_deadline, config);
     assert!(
         pair.a.counters().mib.in_csum_errors + pair.b.counters().mib.in_csum_errors > 0
             || imp.corrupt == 0.0
@@ -220,27 +234,10 @@ fn lossy_each_way(total: u64, p: f64, seed: u64) -> LossRun {
         c.tcp.delayed_ack = Duration::from_millis(40);
         c
     };
-    let t0 = Instant::ZERO;
-    let client = Engine::new(cfg(CLIENT_IP, 2), Bulk::new(total, 11, 22), t0).unwrap();
-    let mut server = Engine::new(cfg(SERVER_IP, 1), Bulk::new(total, 22, 11), t0).unwrap();
-    server.listen(PORT).unwrap();
-    let mut pair = Pair::new(client, server, imp, imp, seed, t0);
-    pair.with_a(|e, now, out| e.connect(now, SocketAddrV4::new(SERVER_IP, PORT), 40000, out))
-        .expect("connect");
-    let finished = pair.run_until(t0 + Duration::from_secs(3600), |p| {
-        p.a.app().progress.closed.is_some() && p.b.app().progress.closed.is_some()
-    });
-    let (c, s) = (&pair.a.app().progress, &pair.b.app().progress);
-    assert!(
-        finished,
-        "{p} loss: did not finish: {} / {}",
-        c.received, s.received
-    );
-    assert_eq!((c.mismatch_at, s.mismatch_at), (None, None));
-    assert_eq!((c.received, s.received), (total, total));
+    let pair = transfer(total, imp, seed, Duration::from_secs(3600), cfg);
     let (ma, mb) = (pair.a.counters().mib, pair.b.counters().mib);
     let run = LossRun {
-        sim: pair.now - t0,
+        sim: pair.now - Instant::ZERO,
         rtos: ma.timeouts + mb.timeouts,
         retrans: ma.retrans_segs + mb.retrans_segs,
         frames: pair.ab.stats.sent + pair.ba.stats.sent,

@@ -10,20 +10,6 @@ mod common;
 use common::*;
 use stack::{ConnHandle, TcpConfig};
 
-/// Opens the primary connection: SYN-ACK at t0, third ACK at t0 + 100 ms.
-fn establish_rtt_100(cfg: TcpConfig) -> (Harness, ConnHandle) {
-    let mut h = Harness::new(cfg, Behaviour::default());
-    let mut c = Conn::new(PPORT, PEER_ISS, PeerOpts::full());
-    h.syn(&mut c);
-    h.advance(ms(100));
-    h.expect_none();
-    h.handshake_ack(&mut c);
-    let handle = h.app().last_open().expect("open");
-    h.c = c;
-    h.take();
-    (h, handle)
-}
-
 /// Full-sized payload: MSS 1460 less 12 bytes of timestamps.
 const SMSS: u32 = 1448;
 

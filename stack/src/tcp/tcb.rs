@@ -1791,11 +1791,7 @@ impl Tcb {
         } else {
             self.snd_nxt
         };
-        let end = if sent_end.lt(data_end) {
-            sent_end
-        } else {
-            data_end
-        };
+        let end = sent_end.min(data_end);
         let len = if seq.lt(end) {
             ((end - seq) as usize).min(smss)
         } else {
@@ -2113,13 +2109,11 @@ impl Tcb {
         let (lost, next) = r.detect_loss(us32(sh.now), reo);
         if lost > 0 {
             sh.counters.mib.rack_lost += u64::from(lost);
-            if self.has(F_RECOVERY) {
-                // A lost retransmission: resend it now, as the fast retransmit was.
-                self.set(F_RTX_FORCE);
-            } else {
+            if !recovering {
                 self.enter_recovery(sh);
-                self.set(F_RTX_FORCE);
             }
+            // The first loss, or a lost retransmission: resend it now, as a fast retransmit.
+            self.set(F_RTX_FORCE);
         }
         if let Some(wait) = next {
             let wait = Duration::from_micros(u64::from(wait));

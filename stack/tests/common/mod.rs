@@ -965,3 +965,19 @@ pub fn assert_seg(s: &Seg, flags: u8, seq: u32, ack: u32) {
 pub fn cfg() -> TcpConfig {
     TcpConfig::default()
 }
+
+/// Opens the primary connection with a 100 ms handshake RTT (SYN-ACK at t0, third ACK at
+/// t0 + 100 ms), giving the first RTT sample R = 100 ms: SRTT = 100, RTTVAR = 50,
+/// RTO = 100 + 4 * 50 = 300 ms (RFC 6298 §2.2, above rto_min = 200 ms).
+pub fn establish_rtt_100(cfg: TcpConfig) -> (Harness, ConnHandle) {
+    let mut h = Harness::new(cfg, Behaviour::default());
+    let mut c = Conn::new(PPORT, PEER_ISS, PeerOpts::full());
+    h.syn(&mut c);
+    h.advance(ms(100));
+    h.expect_none();
+    h.handshake_ack(&mut c);
+    let handle = h.app().last_open().expect("open");
+    h.c = c;
+    h.take();
+    (h, handle)
+}

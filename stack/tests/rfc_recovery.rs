@@ -391,3 +391,182 @@ fn rfc9293_3_8_6_one_hole_then_full_window_of_out_of_order_kept() {
     assert_eq!(h.app().data(), data);
     assert_eq!(h.counters().drops.tcp_rcv_buffer_full, 0);
 }
+
+/// Payload of a full segment that also carries one SACK block: MSS 1460 less 12 bytes of
+/// timestamps and 12 of one SACK block (two NOPs, kind, length, one 8-byte block).
+const SMSS_SACK1: usize = 1436;
+
+/// The peer sends 100 bytes beyond a 100-byte hole at RCV.NXT; the engine answers with one
+/// SACK block, which every later segment carries until the hole fills. `snd_nxt` is the
+/// engine's.
+fn open_hole(h: &mut Harness, snd_nxt: u32) -> (u32, u32) {
+    let s = snd_nxt;
+    let p = h.c.iss + 1;
+    let o = h.seg(ACK | PSH).seq(p + 100).data(&pattern(100, 9));
+    h.send(o);
+    let a = h.expect_one(ACK, s, p);
+    assert_eq!(a.sack(), vec![(p + 100, p + 200)], "{a}");
+    (p + 100, p + 200)
+}
+
+/// Payload plus options of `sg` against the 1460-byte MSS (RFC 6691: the options count).
+fn assert_fits_mss(sg: &Seg) {
+    let options = sg.repr.header_len() - 20;
+    assert!(sg.len() + options <= 1460, "over the MSS: {sg}");
+}
+
+/// RFC 9293 §3.7.1 / RFC 6691: while the receive side holds out-of-order data, every data
+/// segment carries a SACK block, and its payload shrinks by the block's 12 bytes: new data,
+/// the tail loss probe and the RTO retransmission alike are 1436 bytes, so that payload plus
+/// options is exactly the MSS and the frame exactly the 1514-byte MTU.
+#[test]
+fn rfc6691_segments_carrying_sack_blocks_fit_the_mss() {
+    let (mut h, handle) = establish_rtt_100(TcpConfig::default());
+    let p = h.c.iss + 1;
+    let s = h.c.irs + 1;
+    let block = open_hole(&mut h, s);
+    let t1 = h.now;
+    let len = 3 * SMSS_SACK1;
+    assert_eq!(h.app_send(handle, &pattern(len, 3)), len);
+    let d = h.take();
+    assert_eq!(d.len(), 3, "{}", show(&d));
+    for (k, sg) in d.iter().enumerate() {
+        assert_eq!(sg.seq(), h.c.irs + 1 + (k * SMSS_SACK1) as u32, "{sg}");
+        assert_eq!(sg.len(), SMSS_SACK1, "{sg}");
+        assert_eq!(sg.sack(), vec![block], "{sg}");
+        assert_eq!(sg.repr.header_len(), 20 + 24, "{sg}");
+        assert_fits_mss(sg);
+    }
+    // Nothing is acknowledged. PTO = 2 * SRTT: the probe is the last segment, whole.
+    h.advance_to(t1 + ms(200));
+    let probe = h.expect_one(ACK | PSH, d[2].seq(), p);
+    assert_eq!(probe.payload, d[2].payload, "{probe}");
+    assert_eq!(probe.sack(), vec![block]);
+    assert_fits_mss(&probe);
+    // Then the RTO (300 ms after the probe): the first segment again, same size.
+    h.advance_to(t1 + ms(499));
+    h.expect_none();
+    h.advance_to(t1 + ms(500));
+    let r = h.expect_one_nopsh(ACK, d[0].seq(), p);
+    assert_eq!(r.payload, d[0].payload, "{r}");
+    assert_eq!(r.sack(), vec![block]);
+    assert_fits_mss(&r);
+    assert_eq!(h.counters().mib.timeouts, 1);
+    assert_eq!(h.counters().drops.tx_oversize, 0);
+}
+
+/// RFC 8985 §7.3 with RFC 6691: segments went out full-sized (1448 bytes) before the peer's
+/// out-of-order data made every segment carry a SACK block. The probe of the last segment is
+/// then 1436 bytes and must still end at SND.NXT (it is sized by its own options), so that
+/// its SACK shows whether the tail arrived; a probe cut short would leave the tail unprobed.
+#[test]
+fn rfc8985_7_3_probe_ends_at_snd_nxt_when_sack_blocks_shorten_it() {
+    let (mut h, handle) = establish_rtt_100(TcpConfig::default());
+    let p = h.c.iss + 1;
+    let seg = starts(&h);
+    let t1 = h.now;
+    let d = send_segments(&mut h, handle, 5);
+    assert_segments(&h, &d, 0);
+    h.advance_to(t1 + ms(100));
+    h.c.ack = seg(3);
+    h.send_ack();
+    h.expect_none();
+    let block = open_hole(&mut h, seg(5));
+    h.advance_to(t1 + ms(300));
+    let probe = h.expect_one(ACK | PSH, seg(5) - SMSS_SACK1 as u32, p);
+    assert_eq!(probe.end(), seg(5), "the probe ends at SND.NXT: {probe}");
+    assert_eq!(probe.len(), SMSS_SACK1);
+    assert_eq!(probe.payload, d[4].payload[12..], "{probe}");
+    assert_eq!(probe.sack(), vec![block]);
+    assert_fits_mss(&probe);
+    assert_eq!(h.counters().mib.tlp_probes, 1);
+}
+
+/// Ten segments out; the peer SACKs 1-3 and the third SACK starts recovery: segment 0 is
+/// resent and cwnd falls to ssthresh (0.7 * 14480 = 10136 bytes under CUBIC). Segment 0 was
+/// only delayed; the ACK that its arrival provokes echoes its TSval (RFC 7323 §4.3: the
+/// segment that advanced RCV.NXT), not the retransmission's, which the peer has not yet seen.
+fn spurious_fast_retransmit() -> (Harness, ConnHandle, Vec<Seg>, Seg) {
+    let (mut h, handle) = establish_rtt_100(TcpConfig::default());
+    let p = h.c.iss + 1;
+    let seg = starts(&h);
+    let t1 = h.now;
+    let d = send_segments(&mut h, handle, 10);
+    assert_eq!(d.len(), 10);
+    h.advance_to(t1 + ms(100));
+    let una = seg(0);
+    sack(&mut h, una, &[(seg(1), seg(2))]);
+    sack(&mut h, una, &[(seg(1), seg(3))]);
+    sack(&mut h, una, &[(seg(1), seg(4))]);
+    let r = h.expect_one_nopsh(ACK, seg(0), p);
+    assert_eq!(r.payload, d[0].payload);
+    assert_eq!(h.counters().mib.sack_recoveries, 1);
+    h.advance_to(t1 + ms(101));
+    h.c.ts_recent = d[0].tsval().unwrap();
+    (h, handle, d, r)
+}
+
+/// After the undo the idle connection sends the whole initial window of 10 segments again
+/// (cwnd 14600 bytes), not ssthresh's 7.
+fn assert_window_restored(h: &mut Harness, handle: ConnHandle) {
+    assert_eq!(h.counters().mib.cwnd_undo, 1);
+    let n = send_segments(h, handle, 12);
+    assert_eq!(n.len(), 10, "cwnd restored to 14600 bytes:\n  {}", show(&n));
+    assert_segments(h, &n, 10);
+    assert_eq!(h.counters().mib.timeouts, 0);
+}
+
+/// RFC 3708 / RFC 2883 §4.1 (Linux's TCPDSACKUndo): the rest of the flight arrived with
+/// segment 0, so its ACK ends recovery and empties the flight. Then the retransmission
+/// arrives and the peer reports it with a D-SACK, a block below the cumulative ACK: the
+/// episode's only retransmission was needless and the reduction is undone, although nothing
+/// is in flight any more (as Linux's tcp_try_undo_dsack does).
+#[test]
+fn rfc3708_dsack_after_the_flight_emptied_undoes_the_reduction() {
+    let (mut h, handle, _, r) = spurious_fast_retransmit();
+    let seg = starts(&h);
+    h.c.ack = seg(10);
+    h.send_ack();
+    h.expect_none();
+    h.advance_to(r.at + ms(100));
+    h.c.ts_recent = r.tsval().unwrap();
+    sack(&mut h, seg(10), &[(seg(0), seg(1))]);
+    h.expect_none();
+    assert_eq!(h.counters().mib.dsack_recv, 1);
+    assert_eq!(h.counters().mib.retrans_segs, 1);
+    assert_window_restored(&mut h, handle);
+}
+
+/// The same, but segments 4-9 are still on their way when segment 0 arrives. The partial ACK
+/// leaves only un-SACKed data outstanding, so the rescue retransmission (RFC 6675 §4 NextSeg
+/// rule 4) resends segment 9. The D-SACK for segment 0 alone then undoes nothing, since one
+/// retransmission of the episode is not yet shown needless (RFC 3708 §3.2 counts them all);
+/// the D-SACK for the rescue, after the full ACK, completes the undo.
+#[test]
+fn rfc3708_undo_waits_for_a_dsack_of_every_retransmission() {
+    let (mut h, handle, d, r) = spurious_fast_retransmit();
+    let p = h.c.iss + 1;
+    let seg = starts(&h);
+    h.c.ack = seg(4);
+    h.send_ack();
+    let rescue = h.expect_one(ACK | PSH, seg(9), p);
+    assert_eq!(rescue.payload, d[9].payload);
+    h.advance_to(r.at + ms(100));
+    h.c.ts_recent = r.tsval().unwrap();
+    sack(&mut h, seg(4), &[(seg(0), seg(1))]);
+    h.expect_none();
+    assert_eq!(h.counters().mib.dsack_recv, 1);
+    assert_eq!(h.counters().mib.cwnd_undo, 0);
+    h.advance_to(r.at + ms(101));
+    h.c.ts_recent = d[4].tsval().unwrap();
+    h.c.ack = seg(10);
+    h.send_ack();
+    h.expect_none();
+    h.advance_to(r.at + ms(102));
+    h.c.ts_recent = rescue.tsval().unwrap();
+    sack(&mut h, seg(10), &[(seg(9), seg(10))]);
+    h.expect_none();
+    assert_eq!(h.counters().mib.dsack_recv, 2);
+    assert_eq!(h.counters().mib.retrans_segs, 2);
+    assert_window_restored(&mut h, handle);
+}

@@ -94,6 +94,9 @@ pub struct Rack {
     /// episode not yet shown spurious by a DSACK.
     pub undo: Option<Cc>,
     pub undo_retrans: u32,
+    /// SND.UNA when the episode began: only a D-SACK above it reports one of the episode's
+    /// retransmissions (Linux's undo_marker); one of an earlier episode must not undo this one.
+    pub undo_marker: SeqNum,
     /// The reduction was undone: recovery ends without deflating to ssthresh.
     pub undone: bool,
 }
@@ -143,6 +146,13 @@ impl Rack {
             self.reo_wnd_mult = self.reo_wnd_mult.saturating_add(1);
             self.reo_wnd_persist = REO_WND_PERSIST;
         }
+    }
+
+    /// Whether this state must outlive an empty flight: a reduction a late D-SACK may still
+    /// undo (RFC 3708; a reordered tail segment is D-SACKed after everything was ACKed), or a
+    /// reordering window widened by D-SACKs, which lasts 16 recoveries (RFC 8985 §6.2 step 4).
+    pub fn holds_history(&self) -> bool {
+        self.undo.is_some() || self.reo_wnd_persist > 0
     }
 
     /// A recovery episode ended: a widened window decays after 16 of them.
@@ -338,8 +348,9 @@ impl Rack {
         self.segs.is_empty()
     }
 
+    /// Heap bytes: this record (boxed in the Tcb) and its per-segment log.
     pub fn heap_bytes(&self) -> usize {
-        self.segs.capacity() * core::mem::size_of::<Seg>()
+        core::mem::size_of::<Self>() + self.segs.capacity() * core::mem::size_of::<Seg>()
     }
 }
 

@@ -581,7 +581,8 @@ impl Tcb {
                 .max(0) as u32;
             self.rack_on_ack(sh, seg, una_before, delivered);
             self.rack_detect(sh, id);
-            if self.snd_una == self.snd_nxt && !self.has(F_RECOVERY) {
+            let idle = self.snd_una == self.snd_nxt && !self.has(F_RECOVERY);
+            if idle && !self.rack.as_ref().is_some_and(|r| r.holds_history()) {
                 self.rack = None;
             }
         }
@@ -1020,6 +1021,7 @@ impl Tcb {
             };
             r.undo = Some(self.cc.clone());
             r.undo_retrans = 0;
+            r.undo_marker = self.snd_una;
             r.undone = false;
         }
         self.cc.on_congestion_event(sh.now, flight);
@@ -1360,8 +1362,9 @@ impl Tcb {
     }
 
     /// Header for a segment from this connection (ACK always set once synchronized).
-    fn header(&mut self, sh: &Shared, seq: SeqNum, flags: u8) -> TcpRepr {
-        let window = self.advertise(sh);
+    /// The options the next segment carries (timestamps, then a pending D-SACK and the
+    /// out-of-order ranges as SACK blocks). Pure, so that a sender can size a segment first.
+    fn options(&self, sh: &Shared) -> TcpOptions {
         let mut options = TcpOptions::default();
         if self.has(F_TS) {
             options.timestamp = Some((ms32(sh.now).wrapping_add(self.ts_offset), self.ts_recent));
@@ -1372,7 +1375,6 @@ impl Tcb {
             let mut ranges = [(0usize, 0usize); 4];
             let mut blocks = SackBlocks::default();
             if dsack {
-                self.clear(F_DSACK);
                 blocks.push(self.dsack.0, self.dsack.1);
             }
             let max = max - dsack as usize;
@@ -1382,6 +1384,18 @@ impl Tcb {
             }
             options.sack = blocks;
         }
+        options
+    }
+
+    /// Payload bytes the next data segment can carry: the send MSS less its options.
+    fn payload_room(&self, sh: &Shared) -> usize {
+        (self.mss as usize).saturating_sub(self.options(sh).encoded_len())
+    }
+
+    fn header(&mut self, sh: &Shared, seq: SeqNum, flags: u8) -> TcpRepr {
+        let window = self.advertise(sh);
+        let options = self.options(sh);
+        self.clear(F_DSACK);
         self.last_ack_sent = self.rcv_nxt;
         TcpRepr {
             src_port: self.tuple.local_port,
@@ -1877,15 +1891,11 @@ impl Tcb {
                 break;
             };
             self.set(F_RESCUED);
-            let start = if (top - self.snd_una) > smss as u32 {
-                top - smss as u32
-            } else {
-                self.snd_una
-            };
+            let start = self.last_segment_start(sh, top, smss as u32);
             // HighRxt must not move (rule 4), and pipe does not count the rescue.
             let high_rxt = self.high_rxt;
             let rtx_nxt = self.rtx_nxt;
-            self.retransmit_one(sh, tx, start, smss);
+            self.retransmit_one(sh, tx, start, (top - start) as usize);
             self.high_rxt = high_rxt;
             self.rtx_nxt = rtx_nxt;
             break;
@@ -1901,6 +1911,18 @@ impl Tcb {
             (self.snd_nxt + len).le(self.snd_una + self.snd_wnd)
         } else {
             self.has(F_FIN_QUEUED) && !self.has(F_FIN_SENT)
+        }
+    }
+
+    /// Where a resent segment ending at `top` starts. Sized by that segment's own options, so
+    /// that it still ends at `top` when SACK blocks shorten it: the probe and the rescue exist
+    /// to learn whether the tail arrived (RFC 8985 §7.3, RFC 6675 §4 rule 4).
+    fn last_segment_start(&self, sh: &Shared, top: SeqNum, smss: u32) -> SeqNum {
+        let room = (self.payload_room(sh) as u32).clamp(1, smss);
+        if (top - self.snd_una) > room {
+            top - room
+        } else {
+            self.snd_una
         }
     }
 
@@ -1996,11 +2018,7 @@ impl Tcb {
         }
         if !sent {
             if let Some(top) = self.highest_unsacked_end() {
-                let start = if (top - self.snd_una) > smss {
-                    top - smss
-                } else {
-                    self.snd_una
-                };
+                let start = self.last_segment_start(sh, top, smss);
                 // Like the rescue retransmission, the probe moves neither HighRxt nor the
                 // go-back-N cursor.
                 let (high_rxt, rtx_nxt) = (self.high_rxt, self.rtx_nxt);
@@ -2059,8 +2077,9 @@ impl Tcb {
         if let Some((_, end)) = Scoreboard::dsack(una_before, blocks) {
             sh.counters.mib.dsack_recv += 1;
             r.on_dsack(self.snd_una, self.snd_nxt);
-            if r.undo.is_some() && end.le(self.high_rxt.max(self.snd_una)) {
-                r.undo_retrans = r.undo_retrans.saturating_sub(1);
+            let episodes = end.gt(r.undo_marker) && end.le(self.high_rxt.max(self.snd_una));
+            if r.undo.is_some() && r.undo_retrans > 0 && episodes {
+                r.undo_retrans -= 1;
                 if r.undo_retrans == 0 {
                     if let Some(prior) = r.undo.take() {
                         if prior.cwnd() > self.cc.cwnd() {
@@ -2144,6 +2163,7 @@ impl Tcb {
                 .sb
                 .as_ref()
                 .map_or(0, |_| core::mem::size_of::<Scoreboard>())
+            + self.rack.as_ref().map_or(0, |r| r.heap_bytes())
     }
 }
 

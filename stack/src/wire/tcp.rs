@@ -294,6 +294,12 @@ impl TcpOptions {
         Ok(o)
     }
 
+    /// Bytes these options take on the wire, padding included.
+    #[inline]
+    pub fn encoded_len(&self) -> usize {
+        self.layout().1
+    }
+
     /// SACK blocks that fit beside the other options, and the total option length.
     #[inline]
     fn layout(&self) -> (usize, usize) {

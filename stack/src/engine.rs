@@ -406,7 +406,13 @@ pub struct Engine<A: App> {
     listeners: Vec<Listener>,
     sh: Shared,
     next_port: u16,
+    /// Connections whose SYN waits for ARP: sent as soon as the reply comes, as Linux's
+    /// neighbour queue does, instead of a full initial RTO later.
+    arp_waiters: Vec<SlotId>,
 }
+
+/// At most this many SYNs wait for ARP; the others go out on their retransmission timer.
+const ARP_WAITERS_MAX: usize = 4096;
 
 const EPHEMERAL_LO: u16 = 32768;
 const EPHEMERAL_HI: u16 = 60999;
@@ -477,6 +483,7 @@ impl<A: App> Engine<A> {
             conns: ConnTable::new(sh.cfg.max_conns, table_seed),
             tw: TimeWaitTable::new(sh.cfg.max_time_wait, sh.cfg.msl * 2, tw_seed),
             listeners: Vec::new(),
+            arp_waiters: Vec::new(),
             sh,
             next_port: EPHEMERAL_LO,
         })
@@ -589,6 +596,9 @@ impl<A: App> Engine<A> {
         slot.tcb.send_syn(&mut self.sh, tx, false);
         let rto = slot.tcb.rtt.rto();
         slot.tcb.arm_rtx(&mut self.sh, id, tcb::RTX_SYN, rto);
+        if slot.tcb.peer_mac == MacAddr::ZERO && self.arp_waiters.len() < ARP_WAITERS_MAX {
+            self.arp_waiters.push(id);
+        }
         Ok(ConnHandle(id))
     }
 
@@ -724,6 +734,9 @@ impl<A: App> Engine<A> {
         self.sh
             .arp
             .insert(arp.sender_ip, arp.sender_mac, self.sh.now);
+        if !self.arp_waiters.is_empty() {
+            self.send_waiting_syns(arp.sender_ip, tx);
+        }
         if arp.op == ArpOp::Request {
             let reply = ArpRepr {
                 op: ArpOp::Reply,
@@ -746,6 +759,26 @@ impl<A: App> Engine<A> {
                 self.sh.counters.drops.tx_no_buffer += 1;
             }
         }
+    }
+
+    /// `hop` was just resolved: the SYNs that could not leave for want of its MAC go now.
+    fn send_waiting_syns<T: Transmit>(&mut self, hop: Ipv4Addr, tx: &mut T) {
+        let mut waiters = core::mem::take(&mut self.arp_waiters);
+        waiters.retain(|&id| {
+            let Some(slot) = self.conns.get_mut(id) else {
+                return false;
+            };
+            let t = &mut slot.tcb;
+            if t.state != State::SynSent || t.peer_mac != MacAddr::ZERO {
+                return false;
+            }
+            if self.sh.next_hop(t.tuple.remote_ip) != Some(hop) {
+                return true;
+            }
+            t.send_syn(&mut self.sh, tx, false);
+            false
+        });
+        self.arp_waiters = waiters;
     }
 
     fn tcp_input<T: Transmit>(

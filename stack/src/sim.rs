@@ -382,6 +382,11 @@ impl<A: App, B: App> Pair<A, B> {
     /// all is pending (both engines idle and the wire empty).
     pub fn step(&mut self) -> bool {
         self.deliver_due();
+        self.jump_to_next_event()
+    }
+
+    /// Moves time to the next event; false when none is pending.
+    fn jump_to_next_event(&mut self) -> bool {
         match self.next_event() {
             Some(t) => {
                 // Never move backwards, and always move forward at least 1 µs once nothing is due
@@ -399,11 +404,17 @@ impl<A: App, B: App> Pair<A, B> {
 
     /// Steps until `done` holds (true) or time passes `deadline` / nothing is pending (false).
     pub fn run_until(&mut self, deadline: Instant, mut done: impl FnMut(&Self) -> bool) -> bool {
+        // `done` is checked between delivering and jumping ahead, so that `now` is when the
+        // condition came true, not the time of whatever timer is due next.
         loop {
             if done(self) {
                 return true;
             }
-            if self.now > deadline || !self.step() {
+            self.deliver_due();
+            if done(self) {
+                return true;
+            }
+            if self.now > deadline || !self.jump_to_next_event() {
                 return done(self);
             }
         }

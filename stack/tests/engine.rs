@@ -818,6 +818,33 @@ fn pair<A: stack::App, B: stack::App>(a: A, b: B, tcp: TcpConfig) -> Pair<A, B> 
     )
 }
 
+/// A SYN that cannot leave for want of the peer's MAC goes out as soon as the ARP reply
+/// arrives (as Linux's neighbour queue sends it), not an initial RTO (1 s) later.
+#[test]
+fn syn_waiting_for_arp_leaves_when_the_reply_arrives() {
+    let mut p = pair(Echo::default(), Recorder::default(), cfg());
+    p.a.listen(PORT).unwrap();
+    let t0 = p.now;
+    p.with_b(|e, now, out| {
+        e.connect(now, core::net::SocketAddrV4::new(LOCAL_IP, PORT), 0, out)
+            .unwrap()
+    });
+    assert_eq!(p.b.counters().mib.arp_requests_sent, 1);
+    assert_eq!(p.b.counters().drops.arp_unresolved, 1);
+    assert_eq!(
+        p.b.counters().mib.out_segs,
+        0,
+        "no SYN before the MAC is known"
+    );
+    assert!(p.run_until(t0 + Duration::from_secs(5), |p| p.b.app().opened() == 1));
+    assert_eq!(
+        p.now, t0,
+        "the handshake completed at once on the zero-delay wire"
+    );
+    assert_eq!(p.b.counters().mib.syn_retrans, 0);
+    assert_eq!(p.b.counters().mib.arp_requests_sent, 1);
+}
+
 #[test]
 fn two_engines_handshake_echo_and_close_with_time_wait_on_active_closer() {
     let mut p = pair(

@@ -570,3 +570,46 @@ fn rfc3708_undo_waits_for_a_dsack_of_every_retransmission() {
     assert_eq!(h.counters().mib.retrans_segs, 2);
     assert_window_restored(&mut h, handle);
 }
+
+/// RFC 9293 §3.10.7.4 as Linux's tcp_sequence applies it: the peer has filled our whole
+/// window behind a hole (a lost segment at RCV.NXT), so every ACK it sends now starts at the
+/// window's right edge. Such an ACK is acceptable: it acknowledges our data (no RTO follows),
+/// and only its absent text would lie outside the window. Refusing it, as the RFC's table
+/// read literally does, stalls our sending until the hole is repaired.
+#[test]
+fn rfc9293_3_10_7_4_ack_at_the_right_window_edge_is_processed() {
+    let cfg = TcpConfig {
+        rx_buf: 8000,
+        ..TcpConfig::default()
+    };
+    let (mut h, handle) = establish_rtt_100(cfg);
+    let p = h.c.iss + 1;
+    let seg = starts(&h);
+    let t1 = h.now;
+    let d = send_segments(&mut h, handle, 3);
+    assert_segments(&h, &d, 0);
+    let data = pattern(8000, 5);
+    for k in 1..8u32 {
+        let at = (k * 1000) as usize;
+        let o = h
+            .seg(ACK | PSH)
+            .seq(p + k * 1000)
+            .data(&data[at..at + 1000]);
+        h.send(o);
+        let a = h.expect_one(ACK, seg(3), p);
+        assert_eq!(a.sack(), vec![(p + 1000, p + (k + 1) * 1000)], "{a}");
+    }
+    // The peer has sent up to the right edge; its next ACK acknowledges all three segments.
+    h.advance_to(t1 + ms(100));
+    h.c.nxt = p + 8000;
+    h.c.ack = seg(3);
+    h.send_ack();
+    assert_eq!(h.counters().drops.tcp_out_of_window, 0);
+    h.advance(secs(2));
+    assert_eq!(
+        h.counters().mib.timeouts,
+        0,
+        "the ACK was taken: nothing to resend"
+    );
+    assert_eq!(h.counters().mib.retrans_segs, 0);
+}

@@ -445,15 +445,19 @@ impl Tcb {
         } else {
             0
         };
+        // The right edge itself is acceptable too (as Linux's tcp_sequence has it, where the
+        // RFC's table stops one short): once the peer has filled the window behind a hole,
+        // every ACK it sends starts exactly there. Refusing them would discard every ACK of
+        // our data until the hole is repaired, and only our RTO would end that.
+        let right = self.rcv_nxt + wnd;
         let acceptable = match (seg_len, wnd) {
-            (0, 0) => seq == self.rcv_nxt,
-            (0, _) => seq.in_range(self.rcv_nxt, self.rcv_nxt + wnd),
+            (0, _) => seq.ge(self.rcv_nxt) && seq.le(right),
             // RFC 9293 §3.10.7.4: with a zero window, still take the ACK (and RST) of a
             // segment at RCV.NXT; its text is trimmed away below.
             (_, 0) => seq == self.rcv_nxt,
             (_, _) => {
-                seq.in_range(self.rcv_nxt, self.rcv_nxt + wnd)
-                    || (seq + (seg_len - 1)).in_range(self.rcv_nxt, self.rcv_nxt + wnd)
+                (seq.ge(self.rcv_nxt) && seq.le(right))
+                    || (seq + (seg_len - 1)).in_range(self.rcv_nxt, right)
             }
         };
         if !acceptable {

@@ -18,7 +18,11 @@
 #   scripts/bench/loss.sh [--out DIR]        (root; run cargo build --release -p tcpterm first)
 # Knobs: MB=50 ROUNDS=3 RUNS="1:both 3:both 5:both 3:to-peer" (PCT:DIR, DIR as loss_on takes it:
 #        both | to-peer = server -> client only | from-peer), SRV_CORE=1 CLI_CORE=0,
-#        CLIENT_TIMEOUT=900 (seconds per transfer), NICE=-15 (autogroup priority of the run).
+#        CLIENT_TIMEOUT=900 (seconds per transfer), NICE=-15 (autogroup priority of the run),
+#        CC=cubic (the Linux server's congestion control, set with TCP_CONGESTION on its socket,
+#        which root may do for any available one; default: the namespace's, which new
+#        namespaces take from the host; tcpterm runs cubic, so CC=cubic compares like with like;
+#        the client keeps the namespace's for both servers).
 # Output: a table on stdout, and --out DIR (default bench/results/<UTC date>-loss) with results.md,
 # rounds.tsv (one line per round) and the raw per-round logs.
 set -euo pipefail
@@ -34,6 +38,7 @@ RUNS=${RUNS:-"1:both 3:both 5:both 3:to-peer"}
 SRV_CORE=${SRV_CORE:-1}
 CLI_CORE=${CLI_CORE:-0}
 CLIENT_TIMEOUT=${CLIENT_TIMEOUT:-900}
+CC=${CC:-}
 OUT=""
 if [ "${1:-}" = "--out" ]; then
   OUT=${2:?--out needs a directory}
@@ -124,15 +129,20 @@ import socket, sys
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((sys.argv[1], 7))
+cc = sys.argv[2].encode()
+if cc:
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cc)
 s.listen(8)
 c, _ = s.accept()
+if cc:
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cc)
 while True:
     d = c.recv(262144)
     if not d:
         break
     c.sendall(d)
 c.close()
-' "$SRV_IP" 2>"$RAW/$tag.server.err" &
+' "$SRV_IP" "$CC" 2>"$RAW/$tag.server.err" &
   SOCAT_PID=$!
   local i
   for i in $(seq 1 50); do
@@ -160,7 +170,7 @@ for run in $RUNS; do
   pct=${run%%:*} dir=${run#*:}
   topo_up
   loss_on "$pct" "$dir"
-  LINUX_CC=$(in_s sysctl -n net.ipv4.tcp_congestion_control)
+  LINUX_CC=${CC:-$(in_s sysctl -n net.ipv4.tcp_congestion_control)}
   for r in $(seq 1 "$ROUNDS"); do
     for srv in tcpterm linux; do
       tag="$pct-$dir.$srv.$r"
@@ -205,9 +215,9 @@ for run in runs:
 PY
 {
   echo
-  echo "Produced by \`MB=$MB ROUNDS=$ROUNDS RUNS=\"$RUNS\" scripts/bench/loss.sh\` ($(date -u +%Y-%m-%dT%H:%MZ),"
+  echo "Produced by \`${CC:+CC=$CC }MB=$MB ROUNDS=$ROUNDS RUNS=\"$RUNS\" scripts/bench/loss.sh\` ($(date -u +%Y-%m-%dT%H:%MZ),"
   echo "commit $(git -C "$ITEST_ROOT" rev-parse --short HEAD), Linux $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end)."
-  echo "\"to-peer\": loss on the server -> client direction only. The Linux server (and client) used"
-  echo "congestion control $LINUX_CC (the namespace's net.ipv4.tcp_congestion_control); tcpterm its default (--cc cubic)."
+  echo "\"to-peer\": loss on the server -> client direction only. The Linux server used"
+  echo "congestion control $LINUX_CC (CC, else the namespace's net.ipv4.tcp_congestion_control; the client: the namespace's); tcpterm its default (--cc cubic)."
 } | tee -a "$OUT/results.md"
 echo "results in $OUT" >&2

@@ -3,14 +3,25 @@
 //! `TCPTERM_*` constants for the flag macros that bindgen cannot expand.
 //!
 //! Everything here is `unsafe` to call; the safe layer is `tcpterm::port`.
+//!
+//! The crate holds no hand-written `unsafe` today. Should some be added, it goes outside the
+//! `bindings` module and needs a `// SAFETY:` comment (`clippy::undocumented_unsafe_blocks` is
+//! denied); only bindgen's generated code (its bitfield accessors) is exempt.
 
 #![no_std]
-#![allow(
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+pub use bindings::*;
+
+/// bindgen's output for `wrapper.h`, re-exported at the crate root.
+#[allow(
     non_upper_case_globals,
     non_camel_case_types,
     non_snake_case,
-    dead_code
+    dead_code,
+    clippy::all,
+    clippy::undocumented_unsafe_blocks
 )]
-#![allow(clippy::all)]
-
-include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
+mod bindings {
+    include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
+}

@@ -1,6 +1,8 @@
 //! tcpterm's TCP/IPv4 engine: sans-IO (no DPDK, no clock reads, no I/O). Frames and time go in,
 //! frames and application callbacks come out.
 
+#![forbid(unsafe_code)]
+
 pub mod app;
 pub mod buffer;
 pub mod config;

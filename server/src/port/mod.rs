@@ -11,6 +11,10 @@
 //!   [`TxBatch`] implements [`stack::Transmit`].
 //! - [`Workers`]: pinned std threads registered with DPDK, stopping together on a panic.
 //! - [`TscClock`]: the TSC as a [`stack::Instant`] source.
+//!
+//! Every `unsafe` block and `unsafe impl` here says why it is sound in a `// SAFETY:` comment.
+
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 mod clock;
 mod eal;

@@ -67,12 +67,24 @@ pub fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// Prints why the test is skipped when not root; true when it may run.
+/// Whether this runs under CI: `CI` set to `true` (any case) or `1`, as `.ci/run` exports it.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+}
+
+/// True when the test may run (we are root). Otherwise it prints why the test is skipped and
+/// returns false; under CI ([`in_ci`]) it panics instead, so that a test that could not run
+/// fails there rather than counting as passed.
 pub fn require_root(test: &str) -> bool {
     if is_root() {
         return true;
     }
-    println!("SKIPPED {test}: needs root to create network namespaces, veth and tap interfaces (CI runs as root)");
+    let why = "needs root to create network namespaces, veth and tap interfaces";
+    assert!(
+        !in_ci(),
+        "{test}: {why}; CI is set, so this is a failure, not a skip (run the tests as root)"
+    );
+    println!("SKIPPED {test}: {why} (CI=true makes this a failure)");
     false
 }
 

@@ -3,8 +3,10 @@
 
 use super::app::{new_histogram, Counts, GenApp, PhaseStats};
 use super::scenario::Scenario;
+use crate::port::TxStats;
+use crate::stats::Named;
 use hdrhistogram::Histogram;
-use stack::Engine;
+use stack::{Counters, Engine};
 use std::time::Duration;
 
 /// One phase's results from one worker since its last report: cumulative counts, the open
@@ -27,7 +29,37 @@ pub struct WorkerReport {
     /// Per phase, how long it really ran on this worker (zero if it never started).
     pub ran: Vec<Duration>,
     pub lagged: Vec<u64>,
+    /// The worker's engines' counters (summed) and its transmit queue's, cumulative.
+    pub tcp: Counters,
+    pub tx: TxStats,
     pub done: bool,
+}
+
+/// The generator's own TCP counters and transmit drops over the whole run, summed over
+/// workers: what `tcpterm stat` shows for the server, for this side (retransmissions, drops).
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct EngineReport {
+    /// Linux MIB counters (`netstat -s` names), e.g. `RetransSegs`, `TCPLossProbes`.
+    pub mib: Named,
+    /// Every drop reason of the engines.
+    pub drops: Named,
+    /// Frames the port did not take, and frames not built for want of a buffer.
+    pub tx_dropped: u64,
+    pub tx_no_buffer: u64,
+}
+
+impl EngineReport {
+    fn of(tcp: &Counters, tx: &TxStats) -> Self {
+        let named = |it: &mut dyn Iterator<Item = (&'static str, u64)>| {
+            Named(it.map(|(k, v)| (k.to_string(), v)).collect())
+        };
+        EngineReport {
+            mib: named(&mut tcp.mib.entries()),
+            drops: named(&mut tcp.drops.entries()),
+            tx_dropped: tx.dropped,
+            tx_no_buffer: tx.alloc_failed,
+        }
+    }
 }
 
 /// Takes a report from a worker's engines: the histograms move into it and restart empty.
@@ -131,6 +163,7 @@ pub struct Report {
     pub total_counts: Counts,
     pub total_errors: u64,
     pub total_latency_us: Percentiles,
+    pub engine: EngineReport,
 }
 
 /// Folds worker reports; renders the live line and the final report.
@@ -142,6 +175,8 @@ pub struct Collector {
     worker_phase: Vec<Option<usize>>,
     ran: Vec<Vec<Duration>>,
     lagged: Vec<Vec<u64>>,
+    /// Latest engine and transmit counters per worker.
+    tcp: Vec<(Counters, TxStats)>,
     latency: Vec<Histogram<u64>>,
     connect: Vec<Histogram<u64>>,
     /// Latencies since the last live line.
@@ -182,6 +217,7 @@ impl Collector {
             worker_phase: vec![None; workers],
             ran: vec![vec![Duration::ZERO; n]; workers],
             lagged: vec![vec![0; n]; workers],
+            tcp: vec![Default::default(); workers],
             latency: (0..n).map(|_| new_histogram()).collect(),
             connect: (0..n).map(|_| new_histogram()).collect(),
             window: new_histogram(),
@@ -211,6 +247,7 @@ impl Collector {
         self.worker_phase[w] = r.phase;
         self.ran[w] = r.ran;
         self.lagged[w] = r.lagged;
+        self.tcp[w] = (r.tcp, r.tx);
         self.done[w] = r.done;
     }
 
@@ -324,6 +361,16 @@ impl Collector {
             total_errors: total.errors(),
             total_counts: total,
             total_latency_us: Percentiles::of(&all_lat),
+            engine: {
+                let (mut tcp, mut tx) = (Counters::default(), TxStats::default());
+                for (c, t) in &self.tcp {
+                    tcp.add(c);
+                    tx.dropped += t.dropped;
+                    tx.alloc_failed += t.alloc_failed;
+                    tx.sent += t.sent;
+                }
+                EngineReport::of(&tcp, &tx)
+            },
         }
     }
 }
@@ -387,6 +434,30 @@ pub fn render(r: &Report) -> String {
         r.total_counts.responses,
         r.total_errors,
         error_detail(&r.total_counts)
+    );
+    let e = &r.engine;
+    let mib = |k: &str| e.mib.get(k).unwrap_or(0);
+    let drops: Vec<String> = e
+        .drops
+        .0
+        .iter()
+        .filter(|(_, v)| *v > 0)
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    let _ = writeln!(
+        s,
+        "tcp: {} segments retransmitted ({} loss probes, {} timeouts), {} dropped{}, tx dropped {}, no buffer {}",
+        mib("RetransSegs"),
+        mib("TCPLossProbes"),
+        mib("TCPTimeouts"),
+        e.drops.0.iter().map(|(_, v)| v).sum::<u64>(),
+        if drops.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", drops.join(", "))
+        },
+        e.tx_dropped,
+        e.tx_no_buffer
     );
     s
 }

@@ -122,31 +122,39 @@ fn worker(ctx: &crate::port::WorkerCtx, s: WorkerSetup) -> Result<(), String> {
     let mut next_report = clock.now().as_micros() + every;
     let mut stopped = false;
     let mut linger_until: Option<stack::Instant> = None;
-    let send =
-        |engines: &mut [Engine<GenApp>], driver: &Driver, now: stack::Instant, done: bool| {
-            let ran = driver
-                .phase_times
-                .iter()
-                .enumerate()
-                .map(|(p, (s, e))| {
-                    if *s == stack::Instant::ZERO {
-                        Duration::ZERO
-                    } else if *e == stack::Instant::ZERO || driver.current_phase() == Some(p) {
-                        now.saturating_since(*s)
-                    } else {
-                        e.saturating_since(*s)
-                    }
-                })
-                .collect();
-            WorkerReport {
-                worker: id,
-                phases: take_report(id, engines),
-                phase: driver.current_phase(),
-                ran,
-                lagged: driver.lagged.clone(),
-                done,
-            }
-        };
+    let send = |engines: &mut [Engine<GenApp>],
+                driver: &Driver,
+                tx: &TxBatch,
+                now: stack::Instant,
+                done: bool| {
+        let ran = driver
+            .phase_times
+            .iter()
+            .enumerate()
+            .map(|(p, (s, e))| {
+                if *s == stack::Instant::ZERO {
+                    Duration::ZERO
+                } else if *e == stack::Instant::ZERO || driver.current_phase() == Some(p) {
+                    now.saturating_since(*s)
+                } else {
+                    e.saturating_since(*s)
+                }
+            })
+            .collect();
+        WorkerReport {
+            worker: id,
+            phases: take_report(id, engines),
+            phase: driver.current_phase(),
+            ran,
+            lagged: driver.lagged.clone(),
+            tcp: engines.iter().fold(stack::Counters::default(), |mut c, e| {
+                c.add(e.counters());
+                c
+            }),
+            tx: tx.stats(),
+            done,
+        }
+    };
 
     while !ctx.should_stop() {
         let now = clock.now();
@@ -190,13 +198,13 @@ fn worker(ctx: &crate::port::WorkerCtx, s: WorkerSetup) -> Result<(), String> {
             next_report = now.as_micros() + every;
             // Counts are cumulative but a dropped report's histograms would be lost, so wait
             // briefly for room when the main thread is behind.
-            let r = send(&mut engines, &driver, now, false);
+            let r = send(&mut engines, &driver, &tx, now, false);
             let _ = reports.send_timeout(r, Duration::from_millis(10));
         }
     }
     tx.flush();
     let now = clock.now();
-    let r = send(&mut engines, &driver, now, true);
+    let r = send(&mut engines, &driver, &tx, now, true);
     reports
         .send(r)
         .map_err(|_| format!("worker {id}: the main thread is gone"))?;

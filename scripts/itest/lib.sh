@@ -208,7 +208,11 @@ stat_py() {
 # Count of connections in STATE summed over workers (0 when absent).
 stat_state() { stat_py "s['total']['states'].get('$1', 0)"; }
 
-# Test result bookkeeping: each test script prints PASS/FAIL lines; the runner counts them.
+# Test result bookkeeping: each test script declares how many checks it runs with `plan N`
+# (before its first check; N may depend on the environment, as with ITEST_LOSS) and prints one
+# PASS or FAIL line per check. The runner fails the test unless exactly N of them appeared,
+# none of them FAIL, and the script exited 0.
+plan() { echo "PLAN $1"; }
 check() {
   local name=$1
   shift

@@ -3,6 +3,12 @@
 # network namespace, with curl, wrk, ab, socat and a python client as the peers. Needs root.
 # Prints PASS/FAIL lines per check and ends with `N passed, M failed`; exits non-zero on any
 # failure. ITEST_ONLY="wrk ab" runs a subset; ITEST_KEEP=1 keeps the per-test temp dirs.
+#
+# A test script passes only if all of these hold, so that one cannot pass by accident:
+#  - it printed no FAIL line;
+#  - it exited 0 (a script that dies halfway fails even after some PASS lines);
+#  - it declared its number of checks with exactly one `plan N` (lib.sh) line, `PLAN N`, and
+#    printed exactly N PASS/FAIL lines (a check that never ran is a failure, not a silence).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # Poll-mode workers are starved by other busy-polling work of higher priority on a shared
@@ -58,11 +64,21 @@ for t in "${TESTS[@]}"; do
   rc=${PIPESTATUS[0]}
   p=$(grep -c '^PASS ' "$results/$name")
   f=$(grep -c '^FAIL ' "$results/$name")
+  ran=$((p + f))
+  plans=$(grep -c '^PLAN ' "$results/$name")
+  declared=$(awk '/^PLAN /{print $2; exit}' "$results/$name")
   if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-    echo "FAIL $name: timed out after ${limit}s"
+    echo "FAIL $name: timed out after ${limit}s ($ran of ${declared:-?} checks ran)"
     f=$((f + 1))
-  elif [ "$p" = 0 ] && [ "$f" = 0 ]; then
-    echo "FAIL $name: exited $rc without a result"
+  elif [ "$rc" != 0 ]; then
+    echo "FAIL $name: exited $rc ($ran of ${declared:-?} checks ran)"
+    f=$((f + 1))
+  fi
+  if [ "$plans" != 1 ] || ! [[ "$declared" =~ ^[1-9][0-9]*$ ]]; then
+    echo "FAIL $name: $script must declare its number of checks once (plan N), found $plans PLAN line(s)${declared:+ (first: '$declared')}"
+    f=$((f + 1))
+  elif [ "$ran" != "$declared" ] && [ "$rc" != 124 ] && [ "$rc" != 137 ]; then
+    echo "FAIL $name: $ran checks ran, $script declared $declared"
     f=$((f + 1))
   fi
   passed=$((passed + p))

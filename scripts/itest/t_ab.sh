@@ -6,6 +6,7 @@ trap topo_down EXIT
 trap 'exit 1' INT TERM
 
 N=${AB_N:-20000}
+plan 1
 topo_up
 tcpterm_start 1 "" --listen 80=http --msl-ms 2000 || { fail "ab: tcpterm start"; exit 1; }
 in_c bash -c 'exec ab -q -n '$N' -c 50 -s 10 http://'$SRV_IP'/' >"$ITEST_TMP/ab" 2>&1

@@ -9,6 +9,7 @@ trap 'exit 1' INT TERM
 
 N=${CONNS_N:-10000}
 MSL_MS=2000
+plan 4
 topo_up
 tcpterm_start 1 "" --listen 80=http --msl-ms $MSL_MS || { fail "conns-${N}: tcpterm start"; exit 1; }
 go="$ITEST_TMP/go"

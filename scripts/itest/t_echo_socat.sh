@@ -24,6 +24,8 @@ RTO_PER_5MIB=${ITEST_RTO_PER_5MIB:-2}
 name=echo-socat
 [ "$LOSS" != 0 ] && name="loss-${LOSS}%"
 [ "$LOSS" != 0 ] && [ "$LOSS_DIR" != both ] && name="$name-$LOSS_DIR"
+# The echo and the close; under loss also injection, the RTO bound and two frame counts.
+if [ "$LOSS" != 0 ]; then plan 6; else plan 2; fi
 topo_up
 tcpterm_start 1 "" --listen 7=echo || { fail "$name: tcpterm start"; exit 1; }
 

@@ -9,6 +9,7 @@ trap topo_down EXIT
 trap 'exit 1' INT TERM
 
 BODY=$((16 << 20))
+plan 4
 topo_up
 tcpterm_start 1 "" --listen 80=http --http-body-size $BODY --msl-ms 1000 ||
   { fail "edges: tcpterm start"; exit 1; }

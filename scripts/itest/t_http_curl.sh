@@ -7,6 +7,7 @@ trap topo_down EXIT
 trap 'exit 1' INT TERM
 
 BODY=1000
+plan 4
 topo_up
 tcpterm_start 1 "" --listen 80=http --http-body-size $BODY || { fail "http-curl: tcpterm start"; exit 1; }
 url="http://$SRV_IP/"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Two workers on a two-queue af_packet port: connections land on both workers and all succeed.
+# Two workers on a two-queue af_packet port: connections land on both workers, all succeed, and
+# software redirection between the workers drops nothing.
 # W2_QPAIRS=1: the same on a one-queue port (worker 1 owns no queue and relays through 0).
 # Kept short: the machine has two cores, and two pinned poll-mode workers take both.
 set -uo pipefail
@@ -11,6 +12,7 @@ N=${W2_N:-3000}
 QP=${W2_QPAIRS:-2}
 T=workers-2
 [ "$QP" = 1 ] && T=workers-2-1q
+plan 4
 topo_up
 tcpterm_start "$QP" "0,1" --listen 80=http --listen 7=echo --msl-ms 2000 ||
   { fail "$T: tcpterm start"; exit 1; }
@@ -43,4 +45,14 @@ if [ "${a:-0}" -gt 0 ] && [ "${b:-0}" -gt 0 ] && [ "$total" -ge "$N" ]; then
   pass "$T: connections on both workers ($a + $b passive opens)"
 else
   fail "$T: passive opens per worker: '$per' (want both > 0, sum >= $N)"
+fi
+# Software redirection (worker 1 has no queue with W2_QPAIRS=1; with two queues a flow the port
+# hashed onto the other queue) must lose nothing: redirect_dropped counts frames for another
+# worker dropped because its ring was full or no mbuf was left for a copy.
+rdrop=$(stat_py "s['total']['queue']['redirect_dropped']")
+rdrop_per=$(stat_py "' '.join(str(w['queue']['redirect_dropped']) for w in s['workers'])")
+if [ "$rdrop" = 0 ]; then
+  pass "$T: no frame dropped in software redirection (redirect_dropped 0; redirected out/in per worker: $redir)"
+else
+  fail "$T: redirect_dropped $rdrop (per worker: $rdrop_per), want 0"
 fi

@@ -5,6 +5,7 @@ source "$(dirname "$0")/lib.sh"
 trap topo_down EXIT
 trap 'exit 1' INT TERM
 
+plan 1
 topo_up
 tcpterm_start 1 "" --listen 80=http || { fail "wrk: tcpterm start"; exit 1; }
 in_c bash -c 'exec wrk -t2 -c100 -d10s --timeout 10s --latency http://'$SRV_IP'/' >"$ITEST_TMP/wrk" 2>&1

@@ -351,6 +351,27 @@ fn rfc2883_duplicate_segment_answered_with_dsack() {
     );
 }
 
+/// With an 8000-byte receive buffer and the first 1000 bytes lost, the peer sends the other
+/// seven 1000-byte segments of the window, up to its right edge. Each is answered at once
+/// (`snd_nxt` is the engine's) with one SACK block covering all of them and the whole window
+/// still open. Returns the 8000 bytes the peer's stream holds there.
+fn fill_window_behind_hole(h: &mut Harness, snd_nxt: u32) -> Vec<u8> {
+    let p = h.c.iss + 1;
+    let data = pattern(8000, 5);
+    for k in 1..8u32 {
+        let at = (k * 1000) as usize;
+        let o = h
+            .seg(ACK | PSH)
+            .seq(p + k * 1000)
+            .data(&data[at..at + 1000]);
+        h.send(o);
+        let a = h.expect_one(ACK, snd_nxt, p);
+        assert_eq!(a.sack(), vec![(p + 1000, p + (k + 1) * 1000)], "{a}");
+        assert_eq!(h.scaled_window(&a), 8000, "{a}");
+    }
+    data
+}
+
 /// RFC 9293 §3.8.6 / RFC 5681 §4.2: with a hole at RCV.NXT, out-of-order segments filling
 /// the rest of the advertised window are all kept (the window is limit - unread bytes; the
 /// out-of-order bytes lie inside it and do not shrink it again); each is answered at once
@@ -366,18 +387,7 @@ fn rfc9293_3_8_6_one_hole_then_full_window_of_out_of_order_kept() {
     let p = h.c.iss + 1;
     let wnd = h.scaled_window(&h.log.last().unwrap().clone());
     assert_eq!(wnd, 8000, "the SYN-ACK advertised the whole buffer");
-    let data = pattern(8000, 5);
-    for k in 1..8u32 {
-        let at = (k * 1000) as usize;
-        let o = h
-            .seg(ACK | PSH)
-            .seq(p + k * 1000)
-            .data(&data[at..at + 1000]);
-        h.send(o);
-        let a = h.expect_one(ACK, s, p);
-        assert_eq!(a.sack(), vec![(p + 1000, p + (k + 1) * 1000)], "{a}");
-        assert_eq!(h.scaled_window(&a), 8000, "{a}");
-    }
+    let data = fill_window_behind_hole(&mut h, s);
     assert_eq!(h.counters().drops.tcp_rcv_buffer_full, 0);
     assert_eq!(h.counters().mib.ofo_drop, 0);
     assert_eq!(h.counters().mib.ofo_queue, 7);
@@ -431,7 +441,7 @@ fn rfc6691_segments_carrying_sack_blocks_fit_the_mss() {
     let d = h.take();
     assert_eq!(d.len(), 3, "{}", show(&d));
     for (k, sg) in d.iter().enumerate() {
-        assert_eq!(sg.seq(), h.c.irs + 1 + (k * SMSS_SACK1) as u32, "{sg}");
+        assert_eq!(sg.seq(), s + (k * SMSS_SACK1) as u32, "{sg}");
         assert_eq!(sg.len(), SMSS_SACK1, "{sg}");
         assert_eq!(sg.sack(), vec![block], "{sg}");
         assert_eq!(sg.repr.header_len(), 20 + 24, "{sg}");
@@ -588,17 +598,7 @@ fn rfc9293_3_10_7_4_ack_at_the_right_window_edge_is_processed() {
     let t1 = h.now;
     let d = send_segments(&mut h, handle, 3);
     assert_segments(&h, &d, 0);
-    let data = pattern(8000, 5);
-    for k in 1..8u32 {
-        let at = (k * 1000) as usize;
-        let o = h
-            .seg(ACK | PSH)
-            .seq(p + k * 1000)
-            .data(&data[at..at + 1000]);
-        h.send(o);
-        let a = h.expect_one(ACK, seg(3), p);
-        assert_eq!(a.sack(), vec![(p + 1000, p + (k + 1) * 1000)], "{a}");
-    }
+    fill_window_behind_hole(&mut h, seg(3));
     // The peer has sent up to the right edge; its next ACK acknowledges all three segments.
     h.advance_to(t1 + ms(100));
     h.c.nxt = p + 8000;

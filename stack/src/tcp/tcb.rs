@@ -450,15 +450,13 @@ impl Tcb {
         // every ACK it sends starts exactly there. Refusing them would discard every ACK of
         // our data until the hole is repaired, and only our RTO would end that.
         let right = self.rcv_nxt + wnd;
+        let starts_inside = seq.ge(self.rcv_nxt) && seq.le(right);
         let acceptable = match (seg_len, wnd) {
-            (0, _) => seq.ge(self.rcv_nxt) && seq.le(right),
+            (0, _) => starts_inside,
             // RFC 9293 §3.10.7.4: with a zero window, still take the ACK (and RST) of a
             // segment at RCV.NXT; its text is trimmed away below.
             (_, 0) => seq == self.rcv_nxt,
-            (_, _) => {
-                (seq.ge(self.rcv_nxt) && seq.le(right))
-                    || (seq + (seg_len - 1)).in_range(self.rcv_nxt, right)
-            }
+            (_, _) => starts_inside || (seq + (seg_len - 1)).in_range(self.rcv_nxt, right),
         };
         if !acceptable {
             // A zero-window probe or a keepalive (seq = RCV.NXT - 1) lands here too: the ACK

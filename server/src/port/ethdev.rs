@@ -1,4 +1,4 @@
-use super::{check, Eal, Mempool, PortError, Result, RxQueue, TxQueue};
+use super::{check, rss, Eal, Mempool, PortError, Result, RxQueue, TxQueue};
 use dpdk_sys as sys;
 use stack::wire::{ChecksumCaps, MacAddr};
 use std::ffi::{CStr, CString};
@@ -8,11 +8,6 @@ use std::sync::{Arc, Mutex};
 /// connection's packets land on one queue whichever way they travel. Devices with longer keys
 /// (e.g. 52 bytes) get the same pattern extended, which stays symmetric.
 pub const SYMMETRIC_RSS_KEY: [u8; 40] = stack::wire::toeplitz::SYMMETRIC_KEY;
-
-const RSS_HF_WANTED: u64 = sys::TCPTERM_ETH_RSS_IPV4
-    | sys::TCPTERM_ETH_RSS_FRAG_IPV4
-    | sys::TCPTERM_ETH_RSS_NONFRAG_IPV4_TCP
-    | sys::TCPTERM_ETH_RSS_NONFRAG_IPV4_OTHER;
 
 /// How a port is brought up.
 #[derive(Clone, Debug)]
@@ -122,42 +117,6 @@ fn c_name(p: *const std::ffi::c_char) -> String {
     }
 }
 
-/// Makes NIC RSS predictable for software (the engine computes which queue a flow lands on):
-/// the key must read back as ours and the redirection table is set to round-robin
-/// (`entry i -> queue i % queues`, what `stack::wire::toeplitz::queue_for` assumes). False when
-/// the device does not really apply our key and table (e.g. net_tap, whose kernel side picks
-/// queues its own way and which has no redirection table).
-fn program_rss(id: u16, queues: u16, key: &[u8], reta_size: u16) -> bool {
-    if reta_size == 0 {
-        return false;
-    }
-    let mut back = vec![0u8; key.len()];
-    let mut conf = sys::rte_eth_rss_conf {
-        rss_key: back.as_mut_ptr(),
-        rss_key_len: back.len() as u8,
-        rss_hf: 0,
-    };
-    // SAFETY: conf points to a buffer of rss_key_len bytes, as the API requires.
-    let ret = unsafe { sys::rte_eth_dev_rss_hash_conf_get(id, &mut conf) };
-    if ret < 0 || back != key {
-        return false;
-    }
-    let group = sys::TCPTERM_ETH_RETA_GROUP_SIZE as usize;
-    let mut reta: Vec<sys::rte_eth_rss_reta_entry64> = (0..(reta_size as usize).div_ceil(group))
-        .map(|_| sys::rte_eth_rss_reta_entry64 {
-            mask: 0,
-            reta: [0; 64],
-        })
-        .collect();
-    for i in 0..reta_size as usize {
-        let e = &mut reta[i / group];
-        e.mask |= 1 << (i % group);
-        e.reta[i % group] = (i % queues as usize) as u16;
-    }
-    // SAFETY: reta holds reta_size entries (in groups of 64) as announced.
-    unsafe { sys::rte_eth_dev_rss_reta_update(id, reta.as_mut_ptr(), reta_size) == 0 }
-}
-
 fn dev_info(id: u16) -> Result<sys::rte_eth_dev_info> {
     let mut info = sys::rte_eth_dev_info::default();
     // SAFETY: info is a valid out-parameter; an invalid id is reported as -ENODEV.
@@ -225,25 +184,10 @@ impl Port {
         }
 
         let mut conf = sys::rte_eth_conf::default();
-        let rss_hf = info.flow_type_rss_offloads & RSS_HF_WANTED;
-        let can_rss = rss_hf & sys::TCPTERM_ETH_RSS_NONFRAG_IPV4_TCP != 0
-            && info.hash_key_size as usize >= 40;
-        let rss = if !cfg.rss || q == 1 {
-            RssStatus::Off
-        } else if can_rss {
-            RssStatus::Symmetric {
-                reta_size: info.reta_size,
-            }
-        } else {
-            RssStatus::Unsupported
-        };
+        let rss_hf = info.flow_type_rss_offloads & rss::HF_WANTED;
+        let rss = rss::plan(cfg.rss, q, &info);
         // Lives until rte_eth_dev_configure has copied it.
-        let mut key: Vec<u8> = SYMMETRIC_RSS_KEY
-            .iter()
-            .copied()
-            .cycle()
-            .take(info.hash_key_size.max(40) as usize)
-            .collect();
+        let mut key = rss::device_key(info.hash_key_size);
         if matches!(rss, RssStatus::Symmetric { .. }) {
             conf.rxmode.mq_mode = sys::RTE_ETH_MQ_RX_RSS;
             conf.rx_adv_conf.rss_conf.rss_key = key.as_mut_ptr();
@@ -343,7 +287,7 @@ impl Port {
             })?;
         }
         if let RssStatus::Symmetric { reta_size } = shared.rss {
-            if !program_rss(id, q, &key, reta_size) {
+            if !rss::program(&mut rss::Ethdev(id), q, &key, reta_size) {
                 shared.rss = RssStatus::Unsupported;
             }
         }

@@ -22,6 +22,7 @@ mod ethdev;
 mod mbuf;
 mod mempool;
 mod queue;
+mod rss;
 mod worker;
 
 pub use clock::TscClock;

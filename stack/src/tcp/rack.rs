@@ -255,6 +255,11 @@ impl Rack {
         }
         let rtt = now_us.wrapping_sub(s.xmit);
         // An ACK sooner than min_rtt after a retransmission is presumed for the original.
+        // RFC 8985 §6.2 step 2 also skips a resend whose TSval is newer than the ACK's TSecr;
+        // that is not applied (Linux's tcp_rack_advance does not either): an RFC 7323 §4.3
+        // receiver takes TS.Recent only from in-order segments, so the SACK of any resend
+        // beyond a hole (a tail probe, say) echoes an older TSval, and RACK would never see it
+        // delivered. rfc_recovery's rfc8985_7 tail-loss trace turns into an RTO with it.
         if s.flags & RTX != 0 && rtt < min_rtt_us {
             return;
         }

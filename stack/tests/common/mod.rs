@@ -351,7 +351,8 @@ pub struct Conn {
     pub sack_ok: bool,
     /// Engine's window shift (None: not negotiated).
     pub engine_ws: Option<u8>,
-    /// Latest TSval seen from the engine (echoed as TSecr).
+    /// TS.Recent (RFC 7323 §4.3), echoed as TSecr: the engine's TSval from the last segment
+    /// at or left of the peer's ACK, never moving back.
     pub ts_recent: u32,
     /// The engine's SYN-ACK/SYN as received.
     pub syn_seg: Option<TcpRepr>,
@@ -372,6 +373,16 @@ impl Conn {
             engine_ws: None,
             ts_recent: 0,
             syn_seg: None,
+        }
+    }
+    /// RFC 7323 §4.3 (2): TS.Recent takes a segment's TSval only when the segment starts at
+    /// or before Last.ACK.sent and the TSval is not older, so an out-of-order segment (one a
+    /// retransmission must fill) leaves the echo at the older in-order segment's TSval.
+    pub fn learn_ts(&mut self, seg: &Seg) {
+        let Some(v) = seg.tsval() else { return };
+        let in_order = (seg.seq().wrapping_sub(self.ack) as i32) <= 0;
+        if in_order && (v.wrapping_sub(self.ts_recent) as i32) >= 0 {
+            self.ts_recent = v;
         }
     }
     /// The shift the peer applies to its own window fields once scaling is negotiated.
@@ -595,11 +606,8 @@ impl Harness {
                         ip_src,
                         ip_dst,
                     };
-                    // Track what the peer would learn from the segment.
                     if self.c.port == seg.dport() {
-                        if let Some(v) = seg.tsval() {
-                            self.c.ts_recent = v;
-                        }
+                        self.c.learn_ts(&seg);
                     }
                     self.log.push(seg.clone());
                     self.segs.push(seg);

@@ -369,6 +369,8 @@ pub enum ConfigError {
     BadDescriptors(&'static str),
     #[error("invalid TCP settings: {0}")]
     Tcp(String),
+    #[error("{0}")]
+    Seed(#[from] crate::runtime::SeedError),
 }
 
 /// Everything `serve` needs, checked.
@@ -394,19 +396,6 @@ impl ServeConfig {
     pub fn workers(&self) -> usize {
         self.cores.as_ref().map_or(1, Vec::len)
     }
-}
-
-fn random_seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    // RandomState is seeded from the OS; mixing in the time guards against a fixed-key build.
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    h.finish()
 }
 
 impl ServeArgs {
@@ -518,7 +507,7 @@ impl ServeArgs {
                 mac: MacAddr::ZERO,
                 checksums: ChecksumCaps::default(),
                 mtu: self.mtu,
-                seed: self.seed.unwrap_or_else(random_seed),
+                seed: crate::runtime::seed_or_random(self.seed)?,
                 arp_timeout: Duration::from_secs(60),
             },
             listeners: Listeners(listeners),

@@ -129,18 +129,6 @@ pub fn parse_ips(s: &str) -> Result<(Vec<Ipv4Addr>, u8), String> {
     Ok((ips, prefix))
 }
 
-fn random_seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    h.finish()
-}
-
 impl GenArgs {
     /// The checked configuration; errors are one line naming the option or scenario field.
     pub fn config(&self) -> Result<GenConfig, String> {
@@ -206,7 +194,7 @@ impl GenArgs {
             port: self.port.clone(),
             tcp,
             mtu: self.mtu,
-            seed: self.seed.unwrap_or_else(random_seed),
+            seed: crate::runtime::seed_or_random(self.seed).map_err(|e| e.to_string())?,
             rx_desc: self.rx_desc,
             tx_desc: self.tx_desc,
             eal_args: self.eal.clone(),

@@ -204,20 +204,8 @@ pub struct ServeArgs {
     #[arg(long, value_parser = parse_size, default_value_t = DEFAULT_MAX_HEAD as usize, help_heading = "Apps")]
     pub http_max_header: usize,
 
-    /// DPDK port to use, by name (e.g. net_tap0) or id; default: the only port.
-    #[arg(long, value_name = "NAME|ID", help_heading = "Workers")]
-    pub port: Option<String>,
-    /// Worker cores, one worker each: `1,2,3` or `1-3`. Each worker gets its own RX/TX queue
-    /// pair while the port has enough; without symmetric RSS (or with more workers than queue
-    /// pairs) the workers steer flows among themselves in software. Without it, one worker.
-    #[arg(long, value_parser = parse_core_list, value_name = "LIST", help_heading = "Workers")]
-    pub cores: Option<CoreList>,
-    /// RX descriptors per queue.
-    #[arg(long, default_value_t = 1024, help_heading = "Workers")]
-    pub rx_desc: u16,
-    /// TX descriptors per queue.
-    #[arg(long, default_value_t = 1024, help_heading = "Workers")]
-    pub tx_desc: u16,
+    #[command(flatten)]
+    pub workers: WorkerArgs,
 
     /// Maximum segment lifetime; TIME_WAIT lasts 2 x MSL.
     #[arg(
@@ -476,21 +464,7 @@ impl ServeArgs {
             }
             listeners.push((l.port, l.app));
         }
-        if let Some(CoreList(cores)) = &self.cores {
-            if cores.is_empty() {
-                return Err(ConfigError::NoCores);
-            }
-            for (i, c) in cores.iter().enumerate() {
-                if cores[..i].contains(c) {
-                    return Err(ConfigError::DuplicateCore(*c));
-                }
-            }
-        }
-        for (name, n) in [("rx-desc", self.rx_desc), ("tx-desc", self.tx_desc)] {
-            if !n.is_power_of_two() || !(64..=32768).contains(&n) {
-                return Err(ConfigError::BadDescriptors(name));
-            }
-        }
+        let cores = self.workers.checked_cores()?;
         if self.http_body_size > 16 << 20 {
             return Err(ConfigError::BodyTooLarge(self.http_body_size));
         }
@@ -511,10 +485,10 @@ impl ServeArgs {
                 arp_timeout: Duration::from_secs(60),
             },
             listeners: Listeners(listeners),
-            cores: self.cores.clone().map(|c| c.0),
-            port: self.port.clone(),
-            rx_desc: self.rx_desc,
-            tx_desc: self.tx_desc,
+            cores,
+            port: self.workers.port.clone(),
+            rx_desc: self.workers.rx_desc,
+            tx_desc: self.workers.tx_desc,
             http: HttpConfig {
                 body_size: self.http_body_size,
                 max_head: self.http_max_header as u32,
@@ -527,6 +501,9 @@ impl ServeArgs {
         })
     }
 }
+
+mod workers;
+pub use workers::WorkerArgs;
 
 #[cfg(test)]
 mod tests;

@@ -341,16 +341,10 @@ impl Transmit for TxRelay {
             self.stats.dropped += 1;
             return false;
         };
-        let Some(mut m) = self.pool.alloc() else {
+        let Some(m) = self.pool.alloc_frame(len, meta, fill) else {
             self.stats.alloc_failed += 1;
             return false;
         };
-        let Some(buf) = m.append(len) else {
-            self.stats.alloc_failed += 1;
-            return false;
-        };
-        fill(buf);
-        m.set_tx_meta(meta);
         match ring.push(m) {
             Ok(()) => self.stats.sent += 1,
             // The owner is behind: drop like a full TX ring would; TCP recovers.

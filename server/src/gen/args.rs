@@ -2,7 +2,7 @@
 
 use super::run::GenConfig;
 use super::scenario::Scenario;
-use crate::cli::{parse_core_list, parse_size, CoreList};
+use crate::cli::{parse_size, WorkerArgs};
 use clap::Args;
 use core::net::{Ipv4Addr, SocketAddrV4};
 use core::time::Duration;
@@ -35,16 +35,8 @@ pub struct GenArgs {
     /// Write the final report as JSON here.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// DPDK port by name or id; default: the only port.
-    #[arg(long, value_name = "NAME|ID", help_heading = "Workers")]
-    pub port: Option<String>,
-    /// Worker cores, one worker (and queue pair) each; default: one worker.
-    #[arg(long, value_parser = parse_core_list, value_name = "LIST", help_heading = "Workers")]
-    pub cores: Option<CoreList>,
-    #[arg(long, default_value_t = 1024, help_heading = "Workers")]
-    pub rx_desc: u16,
-    #[arg(long, default_value_t = 1024, help_heading = "Workers")]
-    pub tx_desc: u16,
+    #[command(flatten)]
+    pub workers: WorkerArgs,
     /// TIME_WAIT is 2 x MSL; the generator reuses TIME_WAIT tuples for new connections anyway.
     #[arg(
         long,
@@ -155,21 +147,7 @@ impl GenArgs {
                 self.mtu
             ));
         }
-        if let Some(CoreList(c)) = &self.cores {
-            if c.is_empty() {
-                return Err("--cores is empty".into());
-            }
-            for (i, x) in c.iter().enumerate() {
-                if c[..i].contains(x) {
-                    return Err(format!("core {x} is given twice in --cores"));
-                }
-            }
-        }
-        for (name, n) in [("rx-desc", self.rx_desc), ("tx-desc", self.tx_desc)] {
-            if !n.is_power_of_two() || !(64..=32768).contains(&n) {
-                return Err(format!("--{name} must be a power of two from 64 to 32768"));
-            }
-        }
+        let cores = self.workers.checked_cores().map_err(|e| e.to_string())?;
         let ms = Duration::from_millis;
         let tcp = TcpConfig {
             msl: ms(self.msl_ms),
@@ -190,13 +168,13 @@ impl GenArgs {
             gateway: self.gateway,
             target: self.target,
             json: self.json.clone(),
-            cores: self.cores.clone().map(|c| c.0),
-            port: self.port.clone(),
+            cores,
+            port: self.workers.port.clone(),
             tcp,
             mtu: self.mtu,
             seed: crate::runtime::seed_or_random(self.seed).map_err(|e| e.to_string())?,
-            rx_desc: self.rx_desc,
-            tx_desc: self.tx_desc,
+            rx_desc: self.workers.rx_desc,
+            tx_desc: self.workers.tx_desc,
             eal_args: self.eal.clone(),
         })
     }

@@ -207,14 +207,9 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub workers: WorkerArgs,
 
-    /// Maximum segment lifetime; TIME_WAIT lasts 2 x MSL.
-    #[arg(
-        long,
-        default_value_t = 30_000,
-        value_name = "MS",
-        help_heading = "TCP"
-    )]
-    pub msl_ms: u64,
+    #[command(flatten)]
+    pub tcp: TcpArgs,
+
     /// How long an orphaned connection may stay in FIN_WAIT_2 (tcp_fin_timeout).
     #[arg(
         long,
@@ -248,18 +243,12 @@ pub struct ServeArgs {
     /// SYN_RECV connections per listener before cookies or drops (tcp_max_syn_backlog).
     #[arg(long, default_value_t = 4096, help_heading = "TCP")]
     pub syn_backlog: usize,
-    /// Connections per worker, TIME_WAIT excluded.
-    #[arg(long, default_value_t = 1 << 20, help_heading = "TCP")]
-    pub max_conns: usize,
     /// TIME_WAIT entries per worker (tcp_max_tw_buckets).
     #[arg(long, default_value_t = 1 << 20, help_heading = "TCP")]
     pub max_time_wait: usize,
     /// Orphaned connections per worker (tcp_max_orphans).
     #[arg(long, default_value_t = 1 << 16, help_heading = "TCP")]
     pub max_orphans: usize,
-    /// Minimum retransmission timeout (Linux: 200 ms).
-    #[arg(long, default_value_t = 200, value_name = "MS", help_heading = "TCP")]
-    pub rto_min_ms: u64,
     /// Data retransmissions before giving up (tcp_retries2).
     #[arg(long, default_value_t = 15, help_heading = "TCP")]
     pub retries: u32,
@@ -283,12 +272,6 @@ pub struct ServeArgs {
     /// Enable Nagle's algorithm (off by default, like TCP_NODELAY servers).
     #[arg(long, help_heading = "TCP")]
     pub nagle: bool,
-    /// Delayed ACK timeout; 0 disables delayed ACKs.
-    #[arg(long, default_value_t = 40, value_name = "MS", help_heading = "TCP")]
-    pub delayed_ack_ms: u64,
-    /// Seed for ISNs, SYN cookies and hashing (random unless given).
-    #[arg(long, help_heading = "TCP")]
-    pub seed: Option<u64>,
 
     /// Unix socket `tcpterm stat` connects to.
     #[arg(long, default_value_os_t = default_control_socket(), help_heading = "Observability")]
@@ -389,8 +372,7 @@ impl ServeConfig {
 impl ServeArgs {
     pub fn tcp_config(&self) -> Result<TcpConfig, ConfigError> {
         let ms = Duration::from_millis;
-        let tcp = TcpConfig {
-            msl: ms(self.msl_ms),
+        let rest = TcpConfig {
             fin_timeout: ms(self.fin_timeout_ms),
             keepalive: self.keepalive_ms.map(|idle| Keepalive {
                 idle: ms(idle),
@@ -399,20 +381,17 @@ impl ServeArgs {
             }),
             syncookies: self.syncookies,
             syn_backlog: self.syn_backlog,
-            max_conns: self.max_conns,
             max_time_wait: self.max_time_wait,
             max_orphans: self.max_orphans,
-            rto_min: ms(self.rto_min_ms),
             retries: self.retries,
             synack_retries: self.synack_retries,
             cc: self.cc,
             rx_buf: self.rx_buf,
             tx_buf: self.tx_buf,
             nagle: self.nagle,
-            delayed_ack: ms(self.delayed_ack_ms),
-            mss: self.mtu.saturating_sub(40),
             ..TcpConfig::default()
         };
+        let tcp = self.tcp.apply(rest, self.mtu);
         tcp.validate().map_err(ConfigError::Tcp)?;
         Ok(tcp)
     }
@@ -481,7 +460,7 @@ impl ServeArgs {
                 mac: MacAddr::ZERO,
                 checksums: ChecksumCaps::default(),
                 mtu: self.mtu,
-                seed: crate::runtime::seed_or_random(self.seed)?,
+                seed: self.tcp.seed()?,
                 arp_timeout: Duration::from_secs(60),
             },
             listeners: Listeners(listeners),
@@ -502,7 +481,9 @@ impl ServeArgs {
     }
 }
 
+mod tcp;
 mod workers;
+pub use tcp::TcpArgs;
 pub use workers::WorkerArgs;
 
 #[cfg(test)]

@@ -1,11 +1,11 @@
 //! The http app through a real engine: keep-alive, pipelining, `Connection: close`, 400, 431.
 
-mod apps_common;
+mod support;
 
-use apps_common::*;
 use core::time::Duration;
 use stack::sim::Impairments;
 use stack::CloseReason;
+use support::apps::*;
 
 const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n";
 

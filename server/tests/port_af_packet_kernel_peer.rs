@@ -3,10 +3,12 @@
 //! kernel (it caches our MAC), after which the kernel sends the UDP datagram it held back.
 //! Needs root (namespaces, veth); skipped with a message otherwise.
 
-mod port_common;
+mod support;
 
-use port_common::{eal_args, eth_frame, require_root, VethNs};
 use std::time::{Duration, Instant};
+use support::eal::eal_args;
+use support::frames::eth_frame;
+use support::host::{require_root, VethNs};
 use tcpterm::port::{Eal, Mbuf, Mempool, Port, PortConfig, RxQueue, BURST};
 
 const DPDK_IP: [u8; 4] = [198, 18, 0, 1];
@@ -44,7 +46,7 @@ fn af_packet_kernel_arp_request_seen_and_answered() {
     }
     let net = VethNs::new("ap", "198.18.0.2/24");
     let vdev = format!("net_af_packet0,iface={},qpairs=1", net.host_if);
-    let _rt = port_common::runtime_dir("afp");
+    let _rt = support::eal::runtime_dir("afp");
 
     let eal = Eal::init(eal_args("afp", 0, &[vdev])).expect("EAL");
     let pool = Mempool::new(&eal, "afp_pool", 4095, 32).unwrap();

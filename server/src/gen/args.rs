@@ -2,10 +2,9 @@
 
 use super::run::GenConfig;
 use super::scenario::Scenario;
-use crate::cli::{parse_size, WorkerArgs};
+use crate::cli::{parse_size, TcpArgs, WorkerArgs};
 use clap::Args;
 use core::net::{Ipv4Addr, SocketAddrV4};
-use core::time::Duration;
 use stack::TcpConfig;
 use std::path::PathBuf;
 
@@ -37,30 +36,14 @@ pub struct GenArgs {
     pub json: Option<PathBuf>,
     #[command(flatten)]
     pub workers: WorkerArgs,
-    /// TIME_WAIT is 2 x MSL; the generator reuses TIME_WAIT tuples for new connections anyway.
-    #[arg(
-        long,
-        default_value_t = 30_000,
-        value_name = "MS",
-        help_heading = "TCP"
-    )]
-    pub msl_ms: u64,
-    #[arg(long, default_value_t = 200, value_name = "MS", help_heading = "TCP")]
-    pub rto_min_ms: u64,
+    #[command(flatten)]
+    pub tcp: TcpArgs,
     /// Receive buffer per connection.
     #[arg(long, value_parser = parse_size, default_value = "64k", help_heading = "TCP")]
     pub rx_buf: usize,
     /// Send buffer per connection.
     #[arg(long, value_parser = parse_size, default_value = "64k", help_heading = "TCP")]
     pub tx_buf: usize,
-    #[arg(long, default_value_t = 40, value_name = "MS", help_heading = "TCP")]
-    pub delayed_ack_ms: u64,
-    /// Connections per engine (worker x address), TIME_WAIT excluded.
-    #[arg(long, default_value_t = 1 << 20, help_heading = "TCP")]
-    pub max_conns: usize,
-    /// Seed for ISNs and hashing (random unless given).
-    #[arg(long, help_heading = "TCP")]
-    pub seed: Option<u64>,
     /// Arguments for DPDK's EAL (after `--`).
     #[arg(last = true, value_name = "EAL ARGS")]
     pub eal: Vec<String>,
@@ -148,17 +131,12 @@ impl GenArgs {
             ));
         }
         let cores = self.workers.checked_cores().map_err(|e| e.to_string())?;
-        let ms = Duration::from_millis;
-        let tcp = TcpConfig {
-            msl: ms(self.msl_ms),
-            rto_min: ms(self.rto_min_ms),
+        let rest = TcpConfig {
             rx_buf: self.rx_buf,
             tx_buf: self.tx_buf,
-            delayed_ack: ms(self.delayed_ack_ms),
-            max_conns: self.max_conns,
-            mss: self.mtu.saturating_sub(40),
             ..TcpConfig::default()
         };
+        let tcp = self.tcp.apply(rest, self.mtu);
         tcp.validate()
             .map_err(|e| format!("invalid TCP settings: {e}"))?;
         Ok(GenConfig {
@@ -172,7 +150,7 @@ impl GenArgs {
             port: self.workers.port.clone(),
             tcp,
             mtu: self.mtu,
-            seed: crate::runtime::seed_or_random(self.seed).map_err(|e| e.to_string())?,
+            seed: self.tcp.seed().map_err(|e| e.to_string())?,
             rx_desc: self.workers.rx_desc,
             tx_desc: self.workers.tx_desc,
             eal_args: self.eal.clone(),

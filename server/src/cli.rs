@@ -51,9 +51,18 @@ impl IpPrefix {
     fn broadcast(&self) -> Ipv4Addr {
         Ipv4Addr::from(u32::from(self.addr) | !prefix_mask(self.prefix_len))
     }
+    /// Whether the address can be a host's: unicast, not loopback, and (below /31, where
+    /// RFC 3021 lets both addresses be hosts) neither the network nor the broadcast address.
+    pub fn is_usable_host(&self) -> bool {
+        let a = self.addr;
+        let is_net_or_bcast =
+            self.prefix_len < 31 && (a == self.network() || a == self.broadcast());
+        !(a.is_unspecified() || a.is_multicast() || a.is_broadcast() || a.is_loopback())
+            && !is_net_or_bcast
+    }
 }
 
-fn prefix_mask(len: u8) -> u32 {
+pub(crate) fn prefix_mask(len: u8) -> u32 {
     if len == 0 {
         0
     } else {
@@ -410,13 +419,7 @@ impl ServeArgs {
     fn checked(&self, need_listeners: bool) -> Result<ServeConfig, ConfigError> {
         let ip = self.ip;
         let a = ip.addr;
-        let is_net_or_bcast = ip.prefix_len < 31 && (a == ip.network() || a == ip.broadcast());
-        if a.is_unspecified()
-            || a.is_multicast()
-            || a.is_broadcast()
-            || a.is_loopback()
-            || is_net_or_bcast
-        {
+        if !ip.is_usable_host() {
             return Err(ConfigError::BadAddress(ip));
         }
         if let Some(gw) = self.gateway {

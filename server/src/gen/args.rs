@@ -2,7 +2,7 @@
 
 use super::run::GenConfig;
 use super::scenario::Scenario;
-use crate::cli::{parse_size, TcpArgs, WorkerArgs};
+use crate::cli::{parse_size, IpPrefix, TcpArgs, WorkerArgs};
 use clap::Args;
 use core::net::{Ipv4Addr, SocketAddrV4};
 use stack::TcpConfig;
@@ -80,21 +80,22 @@ pub fn parse_ips(s: &str) -> Result<(Vec<Ipv4Addr>, u8), String> {
             None => ips.push(addr(part)?),
         }
     }
-    let mask = u32::MAX << (32 - u32::from(prefix));
-    let net = u32::from(ips[0]) & mask;
+    let first = IpPrefix {
+        addr: ips[0],
+        prefix_len: prefix,
+    };
     for (i, ip) in ips.iter().enumerate() {
-        let host = u32::from(*ip) & !mask;
-        if u32::from(*ip) & mask != net {
+        if !first.contains(*ip) {
             return Err(format!(
                 "--ip {s:?}: {ip} is not in the same /{prefix} as {}",
                 ips[0]
             ));
         }
-        if ip.is_multicast()
-            || ip.is_unspecified()
-            || ip.is_loopback()
-            || (prefix < 31 && (host == 0 || host == !mask))
-        {
+        let host = IpPrefix {
+            addr: *ip,
+            prefix_len: prefix,
+        };
+        if !host.is_usable_host() {
             return Err(format!("--ip {s:?}: {ip} is not a usable host address"));
         }
         if ips[..i].contains(ip) {
@@ -116,8 +117,11 @@ impl GenArgs {
         if self.target.port() == 0 {
             return Err("--target needs a port (ADDR:PORT, e.g. 198.18.0.1:80)".into());
         }
-        let mask = u32::MAX << (32 - u32::from(prefix_len));
-        let on_link = u32::from(t) & mask == u32::from(ips[0]) & mask;
+        let on_link = IpPrefix {
+            addr: ips[0],
+            prefix_len,
+        }
+        .contains(t);
         if !on_link && self.gateway.is_none() {
             return Err(format!(
                 "--target {t} is outside {}/{prefix_len}; give --gateway",

@@ -7,10 +7,9 @@
 mod support;
 
 use std::time::Duration;
-use support::eal::eal_args;
 use support::flows::{self, udp_flows_script};
 use support::host::{require_root, VethNs};
-use tcpterm::port::{Eal, Mempool, Port, PortConfig, RssStatus};
+use tcpterm::port::{Mempool, Port, PortConfig, RssStatus};
 
 const FLOWS: u16 = 64;
 const PER_FLOW: u16 = 6;
@@ -22,9 +21,7 @@ fn af_packet_two_queues_spread_flows_and_keep_each_flow_on_one_queue() {
     }
     let net = VethNs::new("mq", "198.18.0.2/24");
     let vdev = format!("net_af_packet0,iface={},qpairs=2", net.host_if);
-    let _rt = support::eal::runtime_dir("mq");
-
-    let eal = Eal::init(eal_args("mq", 0, &[vdev])).expect("EAL");
+    let eal = support::eal::init("mq", 0, &[vdev]);
     let pool = Mempool::new(&eal, "mq_pool", 8191, 64).unwrap();
     let id = Port::id_by_name(&eal, "net_af_packet0").expect("af_packet port");
     let cfg = PortConfig {

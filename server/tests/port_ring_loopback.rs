@@ -41,9 +41,7 @@ fn recv_all(rxq: &mut tcpterm::port::RxQueue, want: usize) -> Vec<Mbuf> {
 
 #[test]
 fn ring_loopback_frames_intact_and_no_mbuf_leaks() {
-    let _rt = support::eal::runtime_dir("ring");
-
-    let eal = Eal::init(eal_args("ring", 0, &["net_ring0".to_string()])).expect("EAL init");
+    let eal = support::eal::init("ring", 0, &["net_ring0".to_string()]);
     assert!(matches!(
         Eal::init(eal_args("ring2", 0, &[])),
         Err(tcpterm::port::PortError::EalAlreadyInitialised)

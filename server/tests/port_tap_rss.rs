@@ -7,10 +7,9 @@
 mod support;
 
 use stack::wire::RxCsum;
-use support::eal::eal_args;
 use support::flows::{self, udp_flows_script};
 use support::host::{require_root, sh, DelLink};
-use tcpterm::port::{Eal, Mempool, Port, PortConfig, RssStatus};
+use tcpterm::port::{Mempool, Port, PortConfig, RssStatus};
 
 const FLOWS: u16 = 64;
 const PER_FLOW: u16 = 6;
@@ -23,9 +22,7 @@ fn tap_two_queues_spread_flows_and_keep_each_flow_on_one_queue() {
     let iface = format!("tttap{}", std::process::id() % 100_000);
     let _cleanup = DelLink(iface.clone());
     let vdev = format!("net_tap0,iface={iface}");
-    let _rt = support::eal::runtime_dir("tap");
-
-    let eal = Eal::init(eal_args("tap", 0, &[vdev])).expect("EAL");
+    let eal = support::eal::init("tap", 0, &[vdev]);
     let pool = Mempool::new(&eal, "tap_pool", 8191, 64).unwrap();
     let id = Port::id_by_name(&eal, "net_tap0").expect("tap port");
     let info = Port::query(&eal, id).unwrap();

@@ -8,9 +8,8 @@ mod support;
 use stack::{Transmit, TxMeta};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::eal::eal_args;
 use support::frames;
-use tcpterm::port::{Eal, Mbuf, Mempool, Port, PortConfig, TxBatch, BURST};
+use tcpterm::port::{Mbuf, Mempool, Port, PortConfig, TxBatch, BURST};
 use tcpterm::redirect::{Dest, Redirect, Rings, Steering, TxRelay};
 
 const POOL: u32 = 4095;
@@ -39,8 +38,7 @@ fn mbuf(pool: &Mempool, bytes: &[u8]) -> Mbuf {
 
 #[test]
 fn steering_rings_and_relay_with_real_mbufs() {
-    let _rt = support::eal::runtime_dir("redirect");
-    let eal = Eal::init(eal_args("redirect", 0, &["net_ring0".to_string()])).expect("EAL init");
+    let eal = support::eal::init("redirect", 0, &["net_ring0".to_string()]);
     let pool = Mempool::new(&eal, "redirect_pool", POOL, 0).expect("mempool");
 
     // 1. Two workers, each with a queue pair: what worker 0 receives for worker 1 reaches it.

@@ -1,6 +1,8 @@
 //! EAL for a test process. Each test file that brings up EAL is its own binary because
 //! `rte_eal_init` runs once per process.
 
+use tcpterm::port::Eal;
+
 /// EAL arguments for a test process: no hugepages, no PCI, one lcore, a file prefix of its own
 /// (memif needs EAL's multi-process channel, so no --no-shconf/--in-memory).
 pub fn eal_args(name: &str, lcore: usize, vdevs: &[String]) -> Vec<String> {
@@ -50,4 +52,25 @@ impl Drop for RuntimeDir {
             let _ = std::fs::remove_dir_all(d);
         }
     }
+}
+
+/// EAL for a test process, and the removal of its runtime directory once EAL is gone.
+pub struct TestEal {
+    // Fields drop in order: EAL's handle first, then the directory it left.
+    eal: Eal,
+    _dir: RuntimeDir,
+}
+
+impl core::ops::Deref for TestEal {
+    type Target = Eal;
+    fn deref(&self) -> &Eal {
+        &self.eal
+    }
+}
+
+/// EAL as `name` on `lcore` with `vdevs` (see [`eal_args`]); panics if it cannot start.
+pub fn init(name: &str, lcore: usize, vdevs: &[String]) -> TestEal {
+    let dir = runtime_dir(name);
+    let eal = Eal::init(eal_args(name, lcore, vdevs)).expect("EAL init");
+    TestEal { eal, _dir: dir }
 }

@@ -57,8 +57,11 @@ impl IpPrefix {
         let a = self.addr;
         let is_net_or_bcast =
             self.prefix_len < 31 && (a == self.network() || a == self.broadcast());
-        !(a.is_unspecified() || a.is_multicast() || a.is_broadcast() || a.is_loopback())
-            && !is_net_or_bcast
+        !(a.is_unspecified()
+            || a.is_multicast()
+            || a.is_broadcast()
+            || a.is_loopback()
+            || is_net_or_bcast)
     }
 }
 

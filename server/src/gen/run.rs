@@ -11,7 +11,7 @@ use super::ports::{ports_for_queue, PortCycle, Steering};
 use super::report::{self, take_report, Collector, Report, WorkerReport};
 use super::scenario::Scenario;
 use super::{prepare, PhaseRt};
-use crate::port::{Mbuf, Mempool, Port, RssStatus, TscClock, TxBatch, Workers, BURST};
+use crate::port::{Mbuf, Mempool, Port, RssStatus, StopFlag, TscClock, TxBatch, Workers, BURST};
 use crate::runtime::{self, Device, DeviceRequest, PortPlan, Signals};
 use core::net::{Ipv4Addr, SocketAddrV4};
 use stack::wire::MacAddr;
@@ -331,6 +331,38 @@ fn spawn_workers(sh: Shared<'_>) -> Result<Workers<Result<(), String>>, String> 
     Ok(pool_workers)
 }
 
+/// Folds worker reports until every worker is done or one failed, with a live line every
+/// second; the first signal asks the workers to stop.
+fn follow(
+    reports: &crossbeam_channel::Receiver<WorkerReport>,
+    col: &mut Collector,
+    failed: &StopFlag,
+    signals: &Signals,
+    stop_asked: &AtomicBool,
+    started: Instant,
+) {
+    let mut next_line = started + Duration::from_secs(1);
+    loop {
+        match reports.recv_timeout(Duration::from_millis(50)) {
+            Ok(r) => col.ingest(r),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+        }
+        if col.all_done() || failed.is_set() {
+            break;
+        }
+        if signals.received() && !stop_asked.load(Ordering::Relaxed) {
+            eprintln!("tcpterm gen: stopping: closing connections (signal again to quit now)");
+            stop_asked.store(true, Ordering::Relaxed);
+        }
+        let now = Instant::now();
+        if now >= next_line {
+            next_line += Duration::from_secs(1);
+            eprintln!("{}", col.live_line(now, now - started));
+        }
+    }
+}
+
 /// Runs the scenario; prints the live line to stderr and returns the final report.
 pub fn run(cfg: GenConfig) -> Result<Report, String> {
     let (dev, pool, port) = open(&cfg)?;
@@ -354,27 +386,14 @@ pub fn run(cfg: GenConfig) -> Result<Report, String> {
 
     let started = Instant::now();
     let mut col = Collector::new(cfg.scenario.clone(), workers);
-    let mut next_line = started + Duration::from_secs(1);
-    let stop = pool_workers.stop_flag();
-    loop {
-        match report_rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(r) => col.ingest(r),
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
-        }
-        if col.all_done() || stop.is_set() {
-            break;
-        }
-        if signals.received() && !stop_asked.load(Ordering::Relaxed) {
-            eprintln!("tcpterm gen: stopping: closing connections (signal again to quit now)");
-            stop_asked.store(true, Ordering::Relaxed);
-        }
-        let now = Instant::now();
-        if now >= next_line {
-            next_line += Duration::from_secs(1);
-            eprintln!("{}", col.live_line(now, now - started));
-        }
-    }
+    follow(
+        &report_rx,
+        &mut col,
+        &pool_workers.stop_flag(),
+        &signals,
+        &stop_asked,
+        started,
+    );
     let outcomes = pool_workers.join().map_err(|e| e.to_string())?;
     for o in outcomes {
         o?;

@@ -91,6 +91,27 @@ pub fn connect(
     Setup { pair, conn }
 }
 
+/// Sends `to_send` to `port` with default settings on both sides, answering the server's close
+/// with ours; runs until `done`, which must hold within `limit` of simulated time.
+pub fn exchange(
+    port: u16,
+    to_send: Vec<u8>,
+    limit: Duration,
+    done: impl FnMut(&Pair<Client, BuiltinApp>) -> bool,
+) -> Setup {
+    let client = Client {
+        to_send,
+        close_on_peer_close: true,
+        ..Client::default()
+    };
+    let mut s = connect(client, port, tcp(), tcp(), Impairments::perfect());
+    assert!(
+        s.run_until(limit, done),
+        "the exchange did not finish in {limit:?}"
+    );
+    s
+}
+
 impl Setup {
     /// Runs until `done` or `limit` of simulated time; returns whether `done` held.
     pub fn run_until(

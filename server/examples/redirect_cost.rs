@@ -5,21 +5,22 @@
 //!
 //!     cargo run --release -p tcpterm --example redirect_cost
 
+#[path = "../tests/support/frames.rs"]
+#[allow(dead_code)]
+mod frames;
+
 use crossbeam_queue::ArrayQueue;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Instant;
 use tcpterm::redirect::{Dest, Steering, RING_SIZE};
 
+/// A 64-byte IPv4/TCP frame, kept as an array so that the frames sit in one allocation and
+/// classifying one follows no pointer.
 fn frame(sport: u16) -> [u8; 64] {
     let mut f = [0u8; 64];
-    f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
-    f[14] = 0x45;
-    f[23] = 6;
-    f[26..30].copy_from_slice(&[198, 18, 0, 2]);
-    f[30..34].copy_from_slice(&[198, 18, 0, 1]);
-    f[34..36].copy_from_slice(&sport.to_be_bytes());
-    f[36..38].copy_from_slice(&80u16.to_be_bytes());
+    let built = frames::tcp_frame(sport, &[]);
+    f[..built.len()].copy_from_slice(&built);
     f
 }
 

@@ -51,9 +51,21 @@ impl IpPrefix {
     fn broadcast(&self) -> Ipv4Addr {
         Ipv4Addr::from(u32::from(self.addr) | !prefix_mask(self.prefix_len))
     }
+    /// Whether the address can be a host's: unicast, not loopback, and (below /31, where
+    /// RFC 3021 lets both addresses be hosts) neither the network nor the broadcast address.
+    pub fn is_usable_host(&self) -> bool {
+        let a = self.addr;
+        let is_net_or_bcast =
+            self.prefix_len < 31 && (a == self.network() || a == self.broadcast());
+        !(a.is_unspecified()
+            || a.is_multicast()
+            || a.is_broadcast()
+            || a.is_loopback()
+            || is_net_or_bcast)
+    }
 }
 
-fn prefix_mask(len: u8) -> u32 {
+pub(crate) fn prefix_mask(len: u8) -> u32 {
     if len == 0 {
         0
     } else {
@@ -204,29 +216,12 @@ pub struct ServeArgs {
     #[arg(long, value_parser = parse_size, default_value_t = DEFAULT_MAX_HEAD as usize, help_heading = "Apps")]
     pub http_max_header: usize,
 
-    /// DPDK port to use, by name (e.g. net_tap0) or id; default: the only port.
-    #[arg(long, value_name = "NAME|ID", help_heading = "Workers")]
-    pub port: Option<String>,
-    /// Worker cores, one worker each: `1,2,3` or `1-3`. Each worker gets its own RX/TX queue
-    /// pair while the port has enough; without symmetric RSS (or with more workers than queue
-    /// pairs) the workers steer flows among themselves in software. Without it, one worker.
-    #[arg(long, value_parser = parse_core_list, value_name = "LIST", help_heading = "Workers")]
-    pub cores: Option<CoreList>,
-    /// RX descriptors per queue.
-    #[arg(long, default_value_t = 1024, help_heading = "Workers")]
-    pub rx_desc: u16,
-    /// TX descriptors per queue.
-    #[arg(long, default_value_t = 1024, help_heading = "Workers")]
-    pub tx_desc: u16,
+    #[command(flatten)]
+    pub workers: WorkerArgs,
 
-    /// Maximum segment lifetime; TIME_WAIT lasts 2 x MSL.
-    #[arg(
-        long,
-        default_value_t = 30_000,
-        value_name = "MS",
-        help_heading = "TCP"
-    )]
-    pub msl_ms: u64,
+    #[command(flatten)]
+    pub tcp: TcpArgs,
+
     /// How long an orphaned connection may stay in FIN_WAIT_2 (tcp_fin_timeout).
     #[arg(
         long,
@@ -260,18 +255,12 @@ pub struct ServeArgs {
     /// SYN_RECV connections per listener before cookies or drops (tcp_max_syn_backlog).
     #[arg(long, default_value_t = 4096, help_heading = "TCP")]
     pub syn_backlog: usize,
-    /// Connections per worker, TIME_WAIT excluded.
-    #[arg(long, default_value_t = 1 << 20, help_heading = "TCP")]
-    pub max_conns: usize,
     /// TIME_WAIT entries per worker (tcp_max_tw_buckets).
     #[arg(long, default_value_t = 1 << 20, help_heading = "TCP")]
     pub max_time_wait: usize,
     /// Orphaned connections per worker (tcp_max_orphans).
     #[arg(long, default_value_t = 1 << 16, help_heading = "TCP")]
     pub max_orphans: usize,
-    /// Minimum retransmission timeout (Linux: 200 ms).
-    #[arg(long, default_value_t = 200, value_name = "MS", help_heading = "TCP")]
-    pub rto_min_ms: u64,
     /// Data retransmissions before giving up (tcp_retries2).
     #[arg(long, default_value_t = 15, help_heading = "TCP")]
     pub retries: u32,
@@ -295,12 +284,6 @@ pub struct ServeArgs {
     /// Enable Nagle's algorithm (off by default, like TCP_NODELAY servers).
     #[arg(long, help_heading = "TCP")]
     pub nagle: bool,
-    /// Delayed ACK timeout; 0 disables delayed ACKs.
-    #[arg(long, default_value_t = 40, value_name = "MS", help_heading = "TCP")]
-    pub delayed_ack_ms: u64,
-    /// Seed for ISNs, SYN cookies and hashing (random unless given).
-    #[arg(long, help_heading = "TCP")]
-    pub seed: Option<u64>,
 
     /// Unix socket `tcpterm stat` connects to.
     #[arg(long, default_value_os_t = default_control_socket(), help_heading = "Observability")]
@@ -369,6 +352,8 @@ pub enum ConfigError {
     BadDescriptors(&'static str),
     #[error("invalid TCP settings: {0}")]
     Tcp(String),
+    #[error("{0}")]
+    Seed(#[from] crate::runtime::SeedError),
 }
 
 /// Everything `serve` needs, checked.
@@ -396,24 +381,10 @@ impl ServeConfig {
     }
 }
 
-fn random_seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    // RandomState is seeded from the OS; mixing in the time guards against a fixed-key build.
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    h.finish()
-}
-
 impl ServeArgs {
     pub fn tcp_config(&self) -> Result<TcpConfig, ConfigError> {
         let ms = Duration::from_millis;
-        let tcp = TcpConfig {
-            msl: ms(self.msl_ms),
+        let rest = TcpConfig {
             fin_timeout: ms(self.fin_timeout_ms),
             keepalive: self.keepalive_ms.map(|idle| Keepalive {
                 idle: ms(idle),
@@ -422,20 +393,17 @@ impl ServeArgs {
             }),
             syncookies: self.syncookies,
             syn_backlog: self.syn_backlog,
-            max_conns: self.max_conns,
             max_time_wait: self.max_time_wait,
             max_orphans: self.max_orphans,
-            rto_min: ms(self.rto_min_ms),
             retries: self.retries,
             synack_retries: self.synack_retries,
             cc: self.cc,
             rx_buf: self.rx_buf,
             tx_buf: self.tx_buf,
             nagle: self.nagle,
-            delayed_ack: ms(self.delayed_ack_ms),
-            mss: self.mtu.saturating_sub(40),
             ..TcpConfig::default()
         };
+        let tcp = self.tcp.apply(rest, self.mtu);
         tcp.validate().map_err(ConfigError::Tcp)?;
         Ok(tcp)
     }
@@ -454,13 +422,7 @@ impl ServeArgs {
     fn checked(&self, need_listeners: bool) -> Result<ServeConfig, ConfigError> {
         let ip = self.ip;
         let a = ip.addr;
-        let is_net_or_bcast = ip.prefix_len < 31 && (a == ip.network() || a == ip.broadcast());
-        if a.is_unspecified()
-            || a.is_multicast()
-            || a.is_broadcast()
-            || a.is_loopback()
-            || is_net_or_bcast
-        {
+        if !ip.is_usable_host() {
             return Err(ConfigError::BadAddress(ip));
         }
         if let Some(gw) = self.gateway {
@@ -487,21 +449,7 @@ impl ServeArgs {
             }
             listeners.push((l.port, l.app));
         }
-        if let Some(CoreList(cores)) = &self.cores {
-            if cores.is_empty() {
-                return Err(ConfigError::NoCores);
-            }
-            for (i, c) in cores.iter().enumerate() {
-                if cores[..i].contains(c) {
-                    return Err(ConfigError::DuplicateCore(*c));
-                }
-            }
-        }
-        for (name, n) in [("rx-desc", self.rx_desc), ("tx-desc", self.tx_desc)] {
-            if !n.is_power_of_two() || !(64..=32768).contains(&n) {
-                return Err(ConfigError::BadDescriptors(name));
-            }
-        }
+        let cores = self.workers.checked_cores()?;
         if self.http_body_size > 16 << 20 {
             return Err(ConfigError::BodyTooLarge(self.http_body_size));
         }
@@ -518,14 +466,14 @@ impl ServeArgs {
                 mac: MacAddr::ZERO,
                 checksums: ChecksumCaps::default(),
                 mtu: self.mtu,
-                seed: self.seed.unwrap_or_else(random_seed),
+                seed: self.tcp.seed()?,
                 arp_timeout: Duration::from_secs(60),
             },
             listeners: Listeners(listeners),
-            cores: self.cores.clone().map(|c| c.0),
-            port: self.port.clone(),
-            rx_desc: self.rx_desc,
-            tx_desc: self.tx_desc,
+            cores,
+            port: self.workers.port.clone(),
+            rx_desc: self.workers.rx_desc,
+            tx_desc: self.workers.tx_desc,
             http: HttpConfig {
                 body_size: self.http_body_size,
                 max_head: self.http_max_header as u32,
@@ -538,6 +486,11 @@ impl ServeArgs {
         })
     }
 }
+
+mod tcp;
+mod workers;
+pub use tcp::TcpArgs;
+pub use workers::WorkerArgs;
 
 #[cfg(test)]
 mod tests;

@@ -11,6 +11,7 @@ pub mod gen;
 #[allow(unsafe_code)]
 pub mod port;
 pub mod redirect;
+pub mod runtime;
 pub mod serve;
 pub mod stats;
 pub mod summary;

@@ -272,15 +272,7 @@ impl Redirect {
             let Some(ring) = self.rings.relay(w) else {
                 continue;
             };
-            while sent < max {
-                match ring.pop() {
-                    Some(m) => {
-                        tx.push(m);
-                        sent += 1;
-                    }
-                    None => break,
-                }
-            }
+            sent += pop_into(ring, max - sent, |m| tx.push(m));
         }
         sent
     }
@@ -295,19 +287,23 @@ impl Redirect {
         let mut got = 0;
         for from in (0..self.rings.n).filter(|&f| f != self.me) {
             let ring = self.rings.ring(from, self.me);
-            while got < max {
-                match ring.pop() {
-                    Some(m) => {
-                        out.push(m);
-                        got += 1;
-                    }
-                    None => break,
-                }
-            }
+            got += pop_into(ring, max - got, |m| out.push(m));
         }
         self.stats.inn += got as u64;
         got
     }
+}
+
+/// Pops up to `max` frames from `ring` into `put`; returns how many.
+#[inline]
+fn pop_into(ring: &ArrayQueue<Mbuf>, max: usize, mut put: impl FnMut(Mbuf)) -> usize {
+    let mut n = 0;
+    while n < max {
+        let Some(m) = ring.pop() else { break };
+        put(m);
+        n += 1;
+    }
+    n
 }
 
 /// The transmit side of a worker without a queue pair: frames are built into mbufs from the
@@ -341,16 +337,10 @@ impl Transmit for TxRelay {
             self.stats.dropped += 1;
             return false;
         };
-        let Some(mut m) = self.pool.alloc() else {
+        let Some(m) = self.pool.alloc_frame(len, meta, fill) else {
             self.stats.alloc_failed += 1;
             return false;
         };
-        let Some(buf) = m.append(len) else {
-            self.stats.alloc_failed += 1;
-            return false;
-        };
-        fill(buf);
-        m.set_tx_meta(meta);
         match ring.push(m) {
             Ok(()) => self.stats.sent += 1,
             // The owner is behind: drop like a full TX ring would; TCP recovers.

@@ -1,11 +1,11 @@
 //! The echo and discard apps through a real engine.
 
-mod apps_common;
+mod support;
 
-use apps_common::*;
 use core::time::Duration;
 use stack::sim::Impairments;
 use stack::{CloseReason, TcpConfig};
+use support::apps::*;
 
 fn pattern(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i * 7 + i / 251) as u8).collect()

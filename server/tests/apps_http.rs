@@ -1,11 +1,11 @@
 //! The http app through a real engine: keep-alive, pipelining, `Connection: close`, 400, 431.
 
-mod apps_common;
+mod support;
 
-use apps_common::*;
 use core::time::Duration;
 use stack::sim::Impairments;
 use stack::CloseReason;
+use support::apps::*;
 
 const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n";
 
@@ -70,13 +70,12 @@ fn many_pipelined_requests_in_small_pieces_all_get_answers_in_order() {
 
 #[test]
 fn garbage_gets_400_and_the_server_closes() {
-    let client = Client {
-        to_send: b"\x16\x03\x01\x00\xa5 definitely not http\r\n\r\n".to_vec(),
-        close_on_peer_close: true,
-        ..Client::default()
-    };
-    let mut s = connect(client, HTTP, tcp(), tcp(), Impairments::perfect());
-    assert!(s.run_until(Duration::from_secs(5), |p| p.a.app().closed.is_some()));
+    let s = exchange(
+        HTTP,
+        b"\x16\x03\x01\x00\xa5 definitely not http\r\n\r\n".to_vec(),
+        Duration::from_secs(5),
+        |p| p.a.app().closed.is_some(),
+    );
     let c = s.client();
     assert!(
         c.received.starts_with(b"HTTP/1.1 400 Bad Request\r\n"),
@@ -91,13 +90,7 @@ fn garbage_gets_400_and_the_server_closes() {
 fn oversized_headers_get_431_and_the_server_closes() {
     let mut req = b"GET / HTTP/1.1\r\nHost: t\r\nCookie: ".to_vec();
     req.resize(20_000, b'c');
-    let client = Client {
-        to_send: req,
-        close_on_peer_close: true,
-        ..Client::default()
-    };
-    let mut s = connect(client, HTTP, tcp(), tcp(), Impairments::perfect());
-    assert!(s.run_until(Duration::from_secs(5), |p| p.a.app().peer_closed));
+    let s = exchange(HTTP, req, Duration::from_secs(5), |p| p.a.app().peer_closed);
     let c = s.client();
     assert!(c
         .received
@@ -107,13 +100,12 @@ fn oversized_headers_get_431_and_the_server_closes() {
 
 #[test]
 fn http10_request_is_answered_then_closed() {
-    let client = Client {
-        to_send: b"GET / HTTP/1.0\r\n\r\n".to_vec(),
-        close_on_peer_close: true,
-        ..Client::default()
-    };
-    let mut s = connect(client, HTTP, tcp(), tcp(), Impairments::perfect());
-    assert!(s.run_until(Duration::from_secs(5), |p| p.a.app().closed.is_some()));
+    let s = exchange(
+        HTTP,
+        b"GET / HTTP/1.0\r\n\r\n".to_vec(),
+        Duration::from_secs(5),
+        |p| p.a.app().closed.is_some(),
+    );
     let c = s.client();
     assert_eq!(
         c.received.len(),

@@ -30,13 +30,13 @@
 //! still cannot connect (DPDK reports `memif_connect_client(): Failed to connect socket`, seen
 //! once in many runs on a loaded machine), it is started again, at most twice, saying so.
 
-mod port_common;
+mod support;
 
-use port_common::{eal_args, runtime_dir};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+use support::eal::{eal_args, runtime_dir};
 use tcpterm::stats::Snapshot;
 
 const SERVER_IP: &str = "198.18.0.1";

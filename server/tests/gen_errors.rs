@@ -1,11 +1,11 @@
 //! The generator counts each failure kind: refused connects, server resets, wrong echo bytes,
 //! silent servers (timeouts) and bad HTTP.
 
-mod gen_common;
+mod support;
 
 use core::time::Duration;
-use gen_common::*;
 use stack::{App, Socket};
+use support::gen::*;
 
 const D: Duration = Duration::from_micros(50);
 

@@ -1,13 +1,31 @@
 //! The generator against tcpterm's BuiltinApp (http and echo) over an in-memory wire: every
 //! mode and both protocols, with exact counts and zero errors.
 
-mod gen_common;
+mod support;
 
 use core::time::Duration;
-use gen_common::*;
-use tcpterm::gen::Counts;
+use stack::sim::Pair;
+use support::gen::*;
+use tcpterm::apps::BuiltinApp;
+use tcpterm::gen::report::PhaseDelta;
+use tcpterm::gen::{Counts, GenApp};
 
 const RTT_HALF: Duration = Duration::from_micros(50);
+
+/// Runs one phase (the keys under `[[phase]]`) against the built-in apps, with `body_size`-byte
+/// http responses, listening on and targeting `port`; every connection must end cleanly.
+fn clean_phase(keys: &str, body_size: usize, port: u16) -> (PhaseDelta, Pair<GenApp, BuiltinApp>) {
+    let (mut res, pair, _) = run(
+        &format!("[[phase]]\n{keys}"),
+        builtin(body_size),
+        &[port],
+        port,
+        RTT_HALF,
+    );
+    let phase = res.remove(0);
+    assert_clean(&phase.counts);
+    (phase, pair)
+}
 
 fn assert_clean(c: &Counts) {
     assert_eq!(c.errors(), 0, "{c:?}");
@@ -17,9 +35,8 @@ fn assert_clean(c: &Counts) {
 
 #[test]
 fn short_http_at_a_paced_rate_gets_every_response() {
-    let (res, pair, _) = run(
+    let (phase, pair) = clean_phase(
         r#"
-[[phase]]
 duration = "1s"
 mode = "short"
 protocol = "http"
@@ -27,20 +44,17 @@ rate = 1000
 concurrency = 64
 response_size = 128
 "#,
-        builtin(128),
-        &[HTTP],
+        128,
         HTTP,
-        RTT_HALF,
     );
-    let c = res[0].counts;
-    assert_clean(&c);
+    let c = phase.counts;
     // 1000/s for 1 s: the pacer releases the 1000th connection exactly at the end, which
     // belongs to the next instant.
     assert_eq!(c.conn_attempts, 999, "{c:?}");
     assert_eq!((c.requests, c.responses), (999, 999));
     // Each response: the 128-byte body and its head.
     assert!(c.bytes_received > 999 * 128, "{c:?}");
-    let lat = res[0].latency.as_ref().unwrap();
+    let lat = phase.latency.as_ref().unwrap();
     assert_eq!(lat.len(), 999);
     // One round trip over a 50 us wire each way, plus the engines' work (simulated: none).
     assert!(
@@ -54,9 +68,8 @@ response_size = 128
 
 #[test]
 fn short_echo_where_the_server_closes() {
-    let (res, pair, _) = run(
+    let (phase, pair) = clean_phase(
         r#"
-[[phase]]
 duration = "500ms"
 mode = "short"
 protocol = "echo"
@@ -64,13 +77,10 @@ request_size = 1000
 concurrency = 10
 closer = "server"
 "#,
-        builtin(128),
-        &[ECHO],
+        128,
         ECHO,
-        RTT_HALF,
     );
-    let c = res[0].counts;
-    assert_clean(&c);
+    let c = phase.counts;
     assert!(c.responses > 100, "{c:?}");
     assert_eq!(c.responses, c.conn_attempts);
     assert_eq!(c.bytes_sent, 1000 * c.requests);
@@ -82,9 +92,8 @@ closer = "server"
 
 #[test]
 fn persistent_echo_paced_requests_over_a_few_connections() {
-    let (res, _, _) = run(
+    let (phase, _) = clean_phase(
         r#"
-[[phase]]
 duration = "1s"
 mode = "persistent"
 protocol = "echo"
@@ -93,13 +102,10 @@ concurrency = 8
 request_size = 300
 requests_per_conn = 50
 "#,
-        builtin(128),
-        &[ECHO],
+        128,
         ECHO,
-        RTT_HALF,
     );
-    let c = res[0].counts;
-    assert_clean(&c);
+    let c = phase.counts;
     assert_eq!(c.requests, 1999, "{c:?}");
     assert_eq!(c.responses, 1999);
     // 50 per connection: 39 connections done (1950), 8 more closed when the phase ended.
@@ -109,9 +115,8 @@ requests_per_conn = 50
 
 #[test]
 fn persistent_http_unlimited_with_think_time() {
-    let (res, _, _) = run(
+    let (phase, _) = clean_phase(
         r#"
-[[phase]]
 duration = "200ms"
 mode = "persistent"
 protocol = "http"
@@ -120,13 +125,10 @@ request_size = 200
 response_size = 128
 think_time = "1ms"
 "#,
-        builtin(128),
-        &[HTTP],
+        128,
         HTTP,
-        RTT_HALF,
     );
-    let c = res[0].counts;
-    assert_clean(&c);
+    let c = phase.counts;
     assert_eq!(c.conn_attempts, 4);
     // Each connection: a request every 1 ms think + ~100 us round trip over 200 ms.
     assert!((170..=200 * 4).contains(&c.responses), "{c:?}");
@@ -135,9 +137,8 @@ think_time = "1ms"
 
 #[test]
 fn bulk_echo_checks_every_byte_of_a_megabyte() {
-    let (res, _, _) = run(
+    let (phase, _) = clean_phase(
         r#"
-[[phase]]
 duration = "100ms"
 mode = "bulk"
 protocol = "echo"
@@ -145,13 +146,10 @@ bytes = "1m"
 concurrency = 2
 rate = 20
 "#,
-        builtin(128),
-        &[ECHO],
+        128,
         ECHO,
-        RTT_HALF,
     );
-    let c = res[0].counts;
-    assert_clean(&c);
+    let c = phase.counts;
     assert_eq!(c.conn_attempts, 1, "20/s for 100 ms");
     assert_eq!(c.responses, 1);
     assert_eq!((c.bytes_sent, c.bytes_received), (1 << 20, 1 << 20));
@@ -159,9 +157,8 @@ rate = 20
 
 #[test]
 fn bulk_http_downloads_and_checks_the_length() {
-    let (res, _, _) = run(
+    let (phase, _) = clean_phase(
         r#"
-[[phase]]
 duration = "300ms"
 mode = "bulk"
 protocol = "http"
@@ -169,35 +166,28 @@ bytes = "100k"
 concurrency = 3
 rate = 10
 "#,
-        builtin(100 * 1024),
-        &[HTTP],
+        100 * 1024,
         HTTP,
-        RTT_HALF,
     );
-    let c = res[0].counts;
-    assert_clean(&c);
+    let c = phase.counts;
     assert_eq!(c.responses, 2, "{c:?}");
     assert!(c.bytes_received > 2 * 100 * 1024);
 }
 
 #[test]
 fn idle_connections_are_held_then_closed_with_rst() {
-    let (res, pair, _) = run(
+    let (phase, pair) = clean_phase(
         r#"
-[[phase]]
 duration = "300ms"
 mode = "idle"
 concurrency = 500
 rate = 10000
 close_with = "rst"
 "#,
-        builtin(128),
-        &[ECHO],
+        128,
         ECHO,
-        RTT_HALF,
     );
-    let c = res[0].counts;
-    assert_clean(&c);
+    let c = phase.counts;
     assert_eq!(c.conn_attempts, 500);
     assert_eq!((c.requests, c.bytes_sent, c.bytes_received), (0, 0, 0));
     // The server saw 500 resets and holds nothing.

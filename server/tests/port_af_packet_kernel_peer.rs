@@ -3,11 +3,12 @@
 //! kernel (it caches our MAC), after which the kernel sends the UDP datagram it held back.
 //! Needs root (namespaces, veth); skipped with a message otherwise.
 
-mod port_common;
+mod support;
 
-use port_common::{eal_args, eth_frame, require_root, VethNs};
 use std::time::{Duration, Instant};
-use tcpterm::port::{Eal, Mbuf, Mempool, Port, PortConfig, RxQueue, BURST};
+use support::frames::eth_frame;
+use support::host::{require_root, VethNs};
+use tcpterm::port::{Mbuf, Mempool, Port, PortConfig, RxQueue, BURST};
 
 const DPDK_IP: [u8; 4] = [198, 18, 0, 1];
 const KERNEL_IP: [u8; 4] = [198, 18, 0, 2];
@@ -44,9 +45,7 @@ fn af_packet_kernel_arp_request_seen_and_answered() {
     }
     let net = VethNs::new("ap", "198.18.0.2/24");
     let vdev = format!("net_af_packet0,iface={},qpairs=1", net.host_if);
-    let _rt = port_common::runtime_dir("afp");
-
-    let eal = Eal::init(eal_args("afp", 0, &[vdev])).expect("EAL");
+    let eal = support::eal::init("afp", 0, &[vdev]);
     let pool = Mempool::new(&eal, "afp_pool", 4095, 32).unwrap();
     let id = Port::id_by_name(&eal, "net_af_packet0").expect("af_packet port");
     let cfg = PortConfig {

@@ -4,9 +4,8 @@
 //! The test re-runs its own binary as the client (selected by an environment variable), since
 //! EAL runs once per process.
 
-mod port_common;
+mod support;
 
-use port_common::eal_args;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -27,9 +26,7 @@ fn open(eal: &Eal, pool: &Mempool) -> Port {
 
 /// The sending side, in the child process.
 fn client(socket: &str) {
-    let _rt = port_common::runtime_dir("memif-c");
-
-    let eal = Eal::init(eal_args("memif-c", 1, &[memif_vdev("client", socket)])).expect("EAL");
+    let eal = support::eal::init("memif-c", 1, &[memif_vdev("client", socket)]);
     let pool = Mempool::new(&eal, "memif_c", 8191, 256).unwrap();
     let port = open(&eal, &pool);
     assert!(
@@ -76,9 +73,7 @@ fn memif_million_frames_cross_counted_on_both_sides() {
     }
     let socket = format!("/tmp/tcpterm-test-memif-{}.sock", std::process::id());
     let _ = std::fs::remove_file(&socket);
-    let _rt = port_common::runtime_dir("memif-s");
-
-    let eal = Eal::init(eal_args("memif-s", 0, &[memif_vdev("server", &socket)])).expect("EAL");
+    let eal = support::eal::init("memif-s", 0, &[memif_vdev("server", &socket)]);
     let pool = Mempool::new(&eal, "memif_s", 8191, 256).unwrap();
     let port = open(&eal, &pool);
     let mut rxq = port.rx_queue(0).unwrap();

@@ -4,12 +4,12 @@
 //! the port must report RSS as unsupported rather than pretend.
 //! Needs root (namespaces, veth); skipped with a message otherwise.
 
-mod port_common;
+mod support;
 
-use port_common::{eal_args, require_root, VethNs};
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
-use tcpterm::port::{Eal, Mempool, Port, PortConfig, RssStatus, BURST};
+use std::time::Duration;
+use support::flows::{self, udp_flows_script};
+use support::host::{require_root, VethNs};
+use tcpterm::port::{Mempool, Port, PortConfig, RssStatus};
 
 const FLOWS: u16 = 64;
 const PER_FLOW: u16 = 6;
@@ -21,9 +21,7 @@ fn af_packet_two_queues_spread_flows_and_keep_each_flow_on_one_queue() {
     }
     let net = VethNs::new("mq", "198.18.0.2/24");
     let vdev = format!("net_af_packet0,iface={},qpairs=2", net.host_if);
-    let _rt = port_common::runtime_dir("mq");
-
-    let eal = Eal::init(eal_args("mq", 0, &[vdev])).expect("EAL");
+    let eal = support::eal::init("mq", 0, &[vdev]);
     let pool = Mempool::new(&eal, "mq_pool", 8191, 64).unwrap();
     let id = Port::id_by_name(&eal, "net_af_packet0").expect("af_packet port");
     let cfg = PortConfig {
@@ -53,58 +51,20 @@ fn af_packet_two_queues_spread_flows_and_keep_each_flow_on_one_queue() {
         "dev",
         &net.ns_if,
     ]);
-    // One flow per destination port: each bash fd is one UDP socket (one source port).
-    let script = format!(
-        "for p in $(seq 20000 {}); do exec 3>/dev/udp/198.18.0.1/$p; \
-         for i in $(seq 1 {PER_FLOW}); do echo -n x >&3; done; exec 3>&-; done",
-        20000 + FLOWS - 1
-    );
-    net.ns_bash(&script);
+    net.ns_bash(&udp_flows_script("198.18.0.1", FLOWS, PER_FLOW));
 
     let total = FLOWS as usize * PER_FLOW as usize;
-    let mut flow_queues: HashMap<u16, [usize; 2]> = HashMap::new();
-    let mut per_queue = [0usize; 2];
-    let mut bufs = Vec::with_capacity(BURST);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while per_queue.iter().sum::<usize>() < total && Instant::now() < deadline {
-        for (q, rx) in rxq.iter_mut().enumerate() {
-            rx.rx_burst(&mut bufs);
-            for m in bufs.drain(..) {
-                let f = m.data();
-                // IPv4/UDP to 198.18.0.1 from the namespace only (ignore IPv6 noise etc.).
-                if f.len() >= 42
-                    && f[12..14] == [8, 0]
-                    && f[23] == 17
-                    && f[30..34] == [198, 18, 0, 1]
-                {
-                    let dport = u16::from_be_bytes([f[36], f[37]]);
-                    flow_queues.entry(dport).or_default()[q] += 1;
-                    per_queue[q] += 1;
-                }
-            }
-        }
-    }
+    let spread = flows::receive(&mut rxq, [198, 18, 0, 1], total, |_| {});
     println!(
-        "multiqueue: per-queue packets {per_queue:?}, flows {}",
-        flow_queues.len()
+        "multiqueue: per-queue packets {:?}, flows {}",
+        spread.per_queue,
+        spread.flows.len()
     );
-    assert_eq!(
-        per_queue.iter().sum::<usize>(),
-        total,
-        "every datagram arrived"
-    );
-    assert_eq!(flow_queues.len(), FLOWS as usize);
-    for (dport, counts) in &flow_queues {
-        assert!(
-            counts[0] == 0 || counts[1] == 0,
-            "flow to port {dport} split over queues: {counts:?}"
-        );
+    spread.assert_spread_and_kept_together(total);
+    assert_eq!(spread.flows.len(), FLOWS as usize);
+    for counts in spread.flows.values() {
         assert_eq!(counts[0] + counts[1], PER_FLOW as usize);
     }
-    assert!(
-        per_queue[0] > 0 && per_queue[1] > 0,
-        "flows spread over both queues: {per_queue:?}"
-    );
     drop(rxq);
     drop(port);
     assert_eq!(pool.available(), pool.capacity());

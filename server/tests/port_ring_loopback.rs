@@ -3,11 +3,11 @@
 //! offload metadata is set as the engine asks, and workers stop together when one panics.
 //! One test function: EAL initialises once per process.
 
-mod port_common;
+mod support;
 
-use port_common::eal_args;
 use stack::{Transmit, TxMeta};
 use std::time::{Duration, Instant};
+use support::eal::eal_args;
 use tcpterm::port::{
     Eal, Mbuf, Mempool, Port, PortConfig, RssStatus, TscClock, TxBatch, WorkerError, Workers, BURST,
 };
@@ -41,9 +41,7 @@ fn recv_all(rxq: &mut tcpterm::port::RxQueue, want: usize) -> Vec<Mbuf> {
 
 #[test]
 fn ring_loopback_frames_intact_and_no_mbuf_leaks() {
-    let _rt = port_common::runtime_dir("ring");
-
-    let eal = Eal::init(eal_args("ring", 0, &["net_ring0".to_string()])).expect("EAL init");
+    let eal = support::eal::init("ring", 0, &["net_ring0".to_string()]);
     assert!(matches!(
         Eal::init(eal_args("ring2", 0, &[])),
         Err(tcpterm::port::PortError::EalAlreadyInitialised)

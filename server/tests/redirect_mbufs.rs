@@ -3,28 +3,19 @@
 //! queue pair transmits through its owner's TX queue (`net_ring` loops TX back to RX). Nothing
 //! leaks: the pool is full again at the end. One test function: EAL initialises once.
 
-mod port_common;
+mod support;
 
-use port_common::eal_args;
 use stack::{Transmit, TxMeta};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tcpterm::port::{Eal, Mbuf, Mempool, Port, PortConfig, TxBatch, BURST};
+use support::frames;
+use tcpterm::port::{Mbuf, Mempool, Port, PortConfig, TxBatch, BURST};
 use tcpterm::redirect::{Dest, Redirect, Rings, Steering, TxRelay};
 
 const POOL: u32 = 4095;
 
 fn tcp_frame(sport: u16) -> Vec<u8> {
-    let mut f = vec![0u8; 14 + 20 + 20 + 10];
-    f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
-    f[14] = 0x45;
-    f[23] = 6;
-    f[26..30].copy_from_slice(&[198, 18, 0, 2]);
-    f[30..34].copy_from_slice(&[198, 18, 0, 1]);
-    f[34..36].copy_from_slice(&sport.to_be_bytes());
-    f[36..38].copy_from_slice(&80u16.to_be_bytes());
-    f[54..].copy_from_slice(&sport.to_le_bytes().repeat(5));
-    f
+    frames::tcp_frame(sport, &sport.to_le_bytes().repeat(5))
 }
 
 fn arp_request() -> Vec<u8> {
@@ -47,8 +38,7 @@ fn mbuf(pool: &Mempool, bytes: &[u8]) -> Mbuf {
 
 #[test]
 fn steering_rings_and_relay_with_real_mbufs() {
-    let _rt = port_common::runtime_dir("redirect");
-    let eal = Eal::init(eal_args("redirect", 0, &["net_ring0".to_string()])).expect("EAL init");
+    let eal = support::eal::init("redirect", 0, &["net_ring0".to_string()]);
     let pool = Mempool::new(&eal, "redirect_pool", POOL, 0).expect("mempool");
 
     // 1. Two workers, each with a queue pair: what worker 0 receives for worker 1 reaches it.

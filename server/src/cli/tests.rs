@@ -215,7 +215,7 @@ fn sizes_and_core_lists_parse() {
 #[test]
 fn empty_cores_list_is_refused() {
     let mut s = serve(BASE);
-    s.cores = Some(CoreList(vec![]));
+    s.workers.cores = Some(CoreList(vec![]));
     assert_eq!(s.config().unwrap_err(), ConfigError::NoCores);
 }
 

@@ -2,10 +2,9 @@
 
 use super::run::GenConfig;
 use super::scenario::Scenario;
-use crate::cli::{parse_core_list, parse_size, CoreList};
+use crate::cli::{parse_size, IpPrefix, TcpArgs, WorkerArgs};
 use clap::Args;
 use core::net::{Ipv4Addr, SocketAddrV4};
-use core::time::Duration;
 use stack::TcpConfig;
 use std::path::PathBuf;
 
@@ -35,40 +34,16 @@ pub struct GenArgs {
     /// Write the final report as JSON here.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// DPDK port by name or id; default: the only port.
-    #[arg(long, value_name = "NAME|ID", help_heading = "Workers")]
-    pub port: Option<String>,
-    /// Worker cores, one worker (and queue pair) each; default: one worker.
-    #[arg(long, value_parser = parse_core_list, value_name = "LIST", help_heading = "Workers")]
-    pub cores: Option<CoreList>,
-    #[arg(long, default_value_t = 1024, help_heading = "Workers")]
-    pub rx_desc: u16,
-    #[arg(long, default_value_t = 1024, help_heading = "Workers")]
-    pub tx_desc: u16,
-    /// TIME_WAIT is 2 x MSL; the generator reuses TIME_WAIT tuples for new connections anyway.
-    #[arg(
-        long,
-        default_value_t = 30_000,
-        value_name = "MS",
-        help_heading = "TCP"
-    )]
-    pub msl_ms: u64,
-    #[arg(long, default_value_t = 200, value_name = "MS", help_heading = "TCP")]
-    pub rto_min_ms: u64,
+    #[command(flatten)]
+    pub workers: WorkerArgs,
+    #[command(flatten)]
+    pub tcp: TcpArgs,
     /// Receive buffer per connection.
     #[arg(long, value_parser = parse_size, default_value = "64k", help_heading = "TCP")]
     pub rx_buf: usize,
     /// Send buffer per connection.
     #[arg(long, value_parser = parse_size, default_value = "64k", help_heading = "TCP")]
     pub tx_buf: usize,
-    #[arg(long, default_value_t = 40, value_name = "MS", help_heading = "TCP")]
-    pub delayed_ack_ms: u64,
-    /// Connections per engine (worker x address), TIME_WAIT excluded.
-    #[arg(long, default_value_t = 1 << 20, help_heading = "TCP")]
-    pub max_conns: usize,
-    /// Seed for ISNs and hashing (random unless given).
-    #[arg(long, help_heading = "TCP")]
-    pub seed: Option<u64>,
     /// Arguments for DPDK's EAL (after `--`).
     #[arg(last = true, value_name = "EAL ARGS")]
     pub eal: Vec<String>,
@@ -105,21 +80,22 @@ pub fn parse_ips(s: &str) -> Result<(Vec<Ipv4Addr>, u8), String> {
             None => ips.push(addr(part)?),
         }
     }
-    let mask = u32::MAX << (32 - u32::from(prefix));
-    let net = u32::from(ips[0]) & mask;
+    let first = IpPrefix {
+        addr: ips[0],
+        prefix_len: prefix,
+    };
     for (i, ip) in ips.iter().enumerate() {
-        let host = u32::from(*ip) & !mask;
-        if u32::from(*ip) & mask != net {
+        if !first.contains(*ip) {
             return Err(format!(
                 "--ip {s:?}: {ip} is not in the same /{prefix} as {}",
                 ips[0]
             ));
         }
-        if ip.is_multicast()
-            || ip.is_unspecified()
-            || ip.is_loopback()
-            || (prefix < 31 && (host == 0 || host == !mask))
-        {
+        let host = IpPrefix {
+            addr: *ip,
+            prefix_len: prefix,
+        };
+        if !host.is_usable_host() {
             return Err(format!("--ip {s:?}: {ip} is not a usable host address"));
         }
         if ips[..i].contains(ip) {
@@ -127,18 +103,6 @@ pub fn parse_ips(s: &str) -> Result<(Vec<Ipv4Addr>, u8), String> {
         }
     }
     Ok((ips, prefix))
-}
-
-fn random_seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    h.finish()
 }
 
 impl GenArgs {
@@ -153,8 +117,11 @@ impl GenArgs {
         if self.target.port() == 0 {
             return Err("--target needs a port (ADDR:PORT, e.g. 198.18.0.1:80)".into());
         }
-        let mask = u32::MAX << (32 - u32::from(prefix_len));
-        let on_link = u32::from(t) & mask == u32::from(ips[0]) & mask;
+        let on_link = IpPrefix {
+            addr: ips[0],
+            prefix_len,
+        }
+        .contains(t);
         if !on_link && self.gateway.is_none() {
             return Err(format!(
                 "--target {t} is outside {}/{prefix_len}; give --gateway",
@@ -167,32 +134,13 @@ impl GenArgs {
                 self.mtu
             ));
         }
-        if let Some(CoreList(c)) = &self.cores {
-            if c.is_empty() {
-                return Err("--cores is empty".into());
-            }
-            for (i, x) in c.iter().enumerate() {
-                if c[..i].contains(x) {
-                    return Err(format!("core {x} is given twice in --cores"));
-                }
-            }
-        }
-        for (name, n) in [("rx-desc", self.rx_desc), ("tx-desc", self.tx_desc)] {
-            if !n.is_power_of_two() || !(64..=32768).contains(&n) {
-                return Err(format!("--{name} must be a power of two from 64 to 32768"));
-            }
-        }
-        let ms = Duration::from_millis;
-        let tcp = TcpConfig {
-            msl: ms(self.msl_ms),
-            rto_min: ms(self.rto_min_ms),
+        let cores = self.workers.checked_cores().map_err(|e| e.to_string())?;
+        let rest = TcpConfig {
             rx_buf: self.rx_buf,
             tx_buf: self.tx_buf,
-            delayed_ack: ms(self.delayed_ack_ms),
-            max_conns: self.max_conns,
-            mss: self.mtu.saturating_sub(40),
             ..TcpConfig::default()
         };
+        let tcp = self.tcp.apply(rest, self.mtu);
         tcp.validate()
             .map_err(|e| format!("invalid TCP settings: {e}"))?;
         Ok(GenConfig {
@@ -202,13 +150,13 @@ impl GenArgs {
             gateway: self.gateway,
             target: self.target,
             json: self.json.clone(),
-            cores: self.cores.clone().map(|c| c.0),
-            port: self.port.clone(),
+            cores,
+            port: self.workers.port.clone(),
             tcp,
             mtu: self.mtu,
-            seed: self.seed.unwrap_or_else(random_seed),
-            rx_desc: self.rx_desc,
-            tx_desc: self.tx_desc,
+            seed: self.tcp.seed().map_err(|e| e.to_string())?,
+            rx_desc: self.workers.rx_desc,
+            tx_desc: self.workers.tx_desc,
             eal_args: self.eal.clone(),
         })
     }
@@ -241,25 +189,15 @@ mod tests {
 
     #[test]
     fn ip_errors_are_one_line_and_name_the_problem() {
-        assert_eq!(
-            parse_ips("198.18.0.2").unwrap_err(),
-            "--ip \"198.18.0.2\": missing /PREFIX (expected e.g. 198.18.0.2/24, 198.18.0.2-198.18.0.9/24 or 198.18.0.2,198.18.0.5/24)"
-        );
-        assert_eq!(
-            parse_ips("198.18.0.9-198.18.0.2/24").unwrap_err(),
-            "--ip \"198.18.0.9-198.18.0.2/24\": range \"198.18.0.9-198.18.0.2\" must go upwards and hold at most 4096 addresses"
-        );
-        assert_eq!(
-            parse_ips("198.18.0.2,198.18.1.2/24").unwrap_err(),
-            "--ip \"198.18.0.2,198.18.1.2/24\": 198.18.1.2 is not in the same /24 as 198.18.0.2"
-        );
-        assert_eq!(
-            parse_ips("198.18.0.0/24").unwrap_err(),
-            "--ip \"198.18.0.0/24\": 198.18.0.0 is not a usable host address"
-        );
-        assert_eq!(
-            parse_ips("198.18.0.2,198.18.0.2/24").unwrap_err(),
-            "--ip \"198.18.0.2,198.18.0.2/24\": 198.18.0.2 is given twice"
-        );
+        let cases = [
+            ("198.18.0.2", "missing /PREFIX (expected e.g. 198.18.0.2/24, 198.18.0.2-198.18.0.9/24 or 198.18.0.2,198.18.0.5/24)"),
+            ("198.18.0.9-198.18.0.2/24", "range \"198.18.0.9-198.18.0.2\" must go upwards and hold at most 4096 addresses"),
+            ("198.18.0.2,198.18.1.2/24", "198.18.1.2 is not in the same /24 as 198.18.0.2"),
+            ("198.18.0.0/24", "198.18.0.0 is not a usable host address"),
+            ("198.18.0.2,198.18.0.2/24", "198.18.0.2 is given twice"),
+        ];
+        for (arg, why) in cases {
+            assert_eq!(parse_ips(arg).unwrap_err(), format!("--ip {arg:?}: {why}"));
+        }
     }
 }

@@ -185,15 +185,12 @@ pub struct Collector {
     pub done: Vec<bool>,
 }
 
+/// As `tcpterm stat` writes numbers, but whole below 10k: a live rate's fraction is noise.
 fn si(x: f64) -> String {
-    if x >= 1e9 {
-        format!("{:.2}G", x / 1e9)
-    } else if x >= 1e6 {
-        format!("{:.2}M", x / 1e6)
-    } else if x >= 1e4 {
-        format!("{:.1}k", x / 1e3)
-    } else {
+    if x < 1e4 {
         format!("{x:.0}")
+    } else {
+        crate::stats::render::si(x)
     }
 }
 

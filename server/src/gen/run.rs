@@ -11,9 +11,8 @@ use super::ports::{ports_for_queue, PortCycle, Steering};
 use super::report::{self, take_report, Collector, Report, WorkerReport};
 use super::scenario::Scenario;
 use super::{prepare, PhaseRt};
-use crate::port::{
-    Eal, Mbuf, Mempool, Port, PortConfig, RssStatus, TscClock, TxBatch, Workers, BURST,
-};
+use crate::port::{Mbuf, Mempool, Port, RssStatus, StopFlag, TscClock, TxBatch, Workers, BURST};
+use crate::runtime::{self, Device, DeviceRequest, PortPlan, Signals};
 use core::net::{Ipv4Addr, SocketAddrV4};
 use stack::wire::MacAddr;
 use stack::{Engine, EngineConfig, TcpConfig};
@@ -211,170 +210,148 @@ fn worker(ctx: &crate::port::WorkerCtx, s: WorkerSetup) -> Result<(), String> {
     Ok(())
 }
 
-fn pick_port(eal: &Eal, want: Option<&str>) -> Result<u16, String> {
-    let ids = Port::ids(eal);
-    match want {
-        Some(w) => w
-            .parse::<u16>()
-            .ok()
-            .filter(|id| ids.contains(id))
-            .or_else(|| Port::id_by_name(eal, w).ok())
-            .ok_or_else(|| format!("no DPDK port {w:?} (ports: {ids:?})")),
-        None => match ids.as_slice() {
-            [] => {
-                Err("no DPDK ports: pass --vdev (e.g. `-- --vdev net_memif0,role=client`)".into())
-            }
-            [id] => Ok(*id),
-            _ => Err(format!(
-                "{} DPDK ports are available; choose one with --port NAME|ID",
-                ids.len()
-            )),
-        },
+/// Every worker needs its own queue pair, and replies must come back to the queue of the worker
+/// that opened the connection: symmetric RSS, or a single queue.
+fn steering(dev: &Device, port: &Port, workers: usize) -> Result<Steering, String> {
+    match port.rss() {
+        RssStatus::Off => Ok(Steering::Single),
+        RssStatus::Symmetric { reta_size } => Ok(Steering::Rss {
+            reta_size: u32::from(reta_size),
+            queues: workers as u16,
+        }),
+        RssStatus::Unsupported => Err(format!(
+            "port {} ({}) cannot spread flows by RSS, so replies would reach the wrong worker; run one worker (one core in --cores)",
+            dev.info.name, dev.info.driver
+        )),
     }
 }
 
-/// Runs the scenario; prints the live line to stderr and returns the final report.
-pub fn run(cfg: GenConfig) -> Result<Report, String> {
-    let allowed: Vec<usize> = core_affinity::get_core_ids()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
-    let eal = Eal::init(&cfg.eal_args).map_err(|e| {
-        format!("DPDK EAL initialisation failed: {e} (check the EAL arguments after `--`)")
-    })?;
-    let port_id = pick_port(&eal, cfg.port.as_deref())?;
-    let info = Port::query(&eal, port_id).map_err(|e| e.to_string())?;
-    let cores = cfg
-        .cores
-        .clone()
-        .unwrap_or_else(|| vec![*allowed.last().unwrap_or(&0)]);
-    let workers = cores.len();
-    if workers > info.max_rx_queues.min(info.max_tx_queues) as usize {
+fn open(cfg: &GenConfig) -> Result<(Device, Mempool, Port), String> {
+    let dev = Device::bring_up(&DeviceRequest {
+        eal_args: &cfg.eal_args,
+        port: cfg.port.as_deref(),
+        cores: cfg.cores.as_deref(),
+        vdev_hint: "net_memif0,role=client",
+    })
+    .map_err(|e| e.to_string())?;
+    let workers = dev.workers();
+    if workers > dev.queue_pairs() {
         return Err(format!(
             "port {} has {} queue pair(s) but {workers} workers were asked for",
-            info.name,
-            info.max_rx_queues.min(info.max_tx_queues)
+            dev.info.name,
+            dev.queue_pairs()
         ));
     }
-    let perr = |e: crate::port::PortError| format!("port {}: {e}", info.name);
-    let n = (workers * (cfg.rx_desc as usize + cfg.tx_desc as usize + 4 * BURST + 512)).max(8192);
-    let data_room =
-        (cfg.mtu as usize + 14 + 4 + 128).max(Mempool::DEFAULT_DATA_ROOM as usize) as u16;
-    let pool = Mempool::with_data_room(
-        &eal,
-        "tcpterm-gen",
-        (n.next_power_of_two() - 1) as u32,
-        256,
-        data_room,
-    )
-    .map_err(perr)?;
-    let port = Port::open(
-        &eal,
-        port_id,
-        &PortConfig {
-            queues: workers as u16,
+    let (pool, port) = dev
+        .open(&PortPlan {
+            pool_name: "tcpterm-gen",
+            queues: workers,
             rx_desc: cfg.rx_desc,
             tx_desc: cfg.tx_desc,
-            mtu: (cfg.mtu != 1500).then_some(cfg.mtu),
-            ..PortConfig::default()
-        },
-        &pool,
-    )
-    .map_err(perr)?;
-    let steering = match port.rss() {
-        RssStatus::Off => Steering::Single,
-        RssStatus::Symmetric { reta_size } => Steering::Rss {
-            reta_size: u32::from(reta_size),
-            queues: workers as u16,
-        },
-        RssStatus::Unsupported => {
-            return Err(format!(
-                "port {} ({}) cannot spread flows by RSS, so replies would reach the wrong worker; run one worker (one core in --cores)",
-                info.name, info.driver
-            ))
-        }
-    };
+            mtu: cfg.mtu,
+            ring_frames: 0,
+        })
+        .map_err(|e| e.to_string())?;
+    Ok((dev, pool, port))
+}
+
+fn announce(cfg: &GenConfig, dev: &Device, port: &Port, ip_list: &[String]) {
     let link = port.wait_link_up(Duration::from_secs(3));
-    let ip_list: Vec<String> = cfg.ips.iter().map(|i| i.to_string()).collect();
     eprintln!(
         "tcpterm gen: {} -> {} on port {} ({}, {}, link {}), {} worker(s) on core(s) {:?}, scenario {} ({} phase(s), {:.1}s)",
         ip_list.join(","),
         cfg.target,
-        info.name,
-        info.driver,
+        dev.info.name,
+        dev.info.driver,
         port.mac(),
         if link.up { "up" } else { "down" },
-        workers,
-        cores,
+        dev.workers(),
+        dev.cores,
         cfg.scenario.name,
         cfg.scenario.phases.len(),
         cfg.scenario.total_duration().as_secs_f64(),
     );
+}
 
-    let stop_asked = Arc::new(AtomicBool::new(false));
-    let signalled = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register_conditional_shutdown(sig, 1, signalled.clone())
-            .and_then(|_| signal_hook::flag::register(sig, signalled.clone()))
-            .map_err(|e| format!("could not install the signal handlers: {e}"))?;
-    }
+/// One engine per local address, all on worker `id`'s queue pair.
+fn engine_configs(cfg: &GenConfig, port: &Port, id: usize) -> Vec<EngineConfig> {
+    cfg.ips
+        .iter()
+        .enumerate()
+        .map(|(i, ip)| EngineConfig {
+            tcp: cfg.tcp.clone(),
+            ip: *ip,
+            prefix_len: cfg.prefix_len,
+            gateway: cfg.gateway,
+            mac: port.mac(),
+            checksums: port.checksum_caps(),
+            mtu: cfg.mtu,
+            seed: cfg.seed ^ ((id as u64) << 32) ^ i as u64,
+            arp_timeout: Duration::from_secs(600),
+        })
+        .collect()
+}
 
-    let phases = prepare(&cfg.scenario);
-    let clock = TscClock::new(&eal);
-    let (report_tx, report_rx) = crossbeam_channel::bounded::<WorkerReport>(workers * 64);
-    let mut pool_workers: Workers<Result<(), String>> = Workers::new(&eal);
-    for (id, &core) in cores.iter().enumerate() {
-        let q = id as u16;
-        let engines = cfg
-            .ips
-            .iter()
-            .enumerate()
-            .map(|(i, ip)| EngineConfig {
-                tcp: cfg.tcp.clone(),
-                ip: *ip,
-                prefix_len: cfg.prefix_len,
-                gateway: cfg.gateway,
-                mac: port.mac(),
-                checksums: port.checksum_caps(),
-                mtu: cfg.mtu,
-                seed: cfg.seed ^ ((id as u64) << 32) ^ i as u64,
-                arp_timeout: Duration::from_secs(600),
-            })
-            .collect();
+/// What every worker gets alike.
+struct Shared<'a> {
+    cfg: &'a GenConfig,
+    dev: &'a Device,
+    pool: &'a Mempool,
+    port: &'a Port,
+    steering: Steering,
+    reports: crossbeam_channel::Sender<WorkerReport>,
+    stop_asked: Arc<AtomicBool>,
+}
+
+/// One pinned worker per core, each on its own queue pair.
+fn spawn_workers(sh: Shared<'_>) -> Result<Workers<Result<(), String>>, String> {
+    let phases = prepare(&sh.cfg.scenario);
+    let clock = TscClock::new(&sh.dev.eal);
+    let mut pool_workers = Workers::new(&sh.dev.eal);
+    for (id, &core) in sh.dev.cores.iter().enumerate() {
+        let (rxq, tx) = runtime::queue_pair(sh.port, sh.pool, id as u16)
+            .map_err(|e| sh.dev.port_error(e).to_string())?;
         let setup = WorkerSetup {
             id,
-            workers,
-            engines,
-            steering,
+            workers: sh.dev.workers(),
+            engines: engine_configs(sh.cfg, sh.port, id),
+            steering: sh.steering,
             phases: phases.clone(),
-            target: cfg.target,
-            rxq: port.rx_queue(q).map_err(perr)?,
-            tx: TxBatch::new(port.tx_queue(q).map_err(perr)?, pool.clone()),
+            target: sh.cfg.target,
+            rxq,
+            tx,
             clock,
-            reports: report_tx.clone(),
-            stop_asked: stop_asked.clone(),
+            reports: sh.reports.clone(),
+            stop_asked: sh.stop_asked.clone(),
         };
         pool_workers
             .spawn(core, move |ctx| worker(ctx, setup))
             .map_err(|e| e.to_string())?;
     }
-    drop(report_tx);
+    Ok(pool_workers)
+}
 
-    let started = Instant::now();
-    let mut col = Collector::new(cfg.scenario.clone(), workers);
+/// Folds worker reports until every worker is done or one failed, with a live line every
+/// second; the first signal asks the workers to stop.
+fn follow(
+    reports: &crossbeam_channel::Receiver<WorkerReport>,
+    col: &mut Collector,
+    failed: &StopFlag,
+    signals: &Signals,
+    stop_asked: &AtomicBool,
+    started: Instant,
+) {
     let mut next_line = started + Duration::from_secs(1);
-    let stop = pool_workers.stop_flag();
     loop {
-        match report_rx.recv_timeout(Duration::from_millis(50)) {
+        match reports.recv_timeout(Duration::from_millis(50)) {
             Ok(r) => col.ingest(r),
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
         }
-        if col.all_done() || stop.is_set() {
+        if col.all_done() || failed.is_set() {
             break;
         }
-        if signalled.load(Ordering::Relaxed) && !stop_asked.load(Ordering::Relaxed) {
+        if signals.received() && !stop_asked.load(Ordering::Relaxed) {
             eprintln!("tcpterm gen: stopping: closing connections (signal again to quit now)");
             stop_asked.store(true, Ordering::Relaxed);
         }
@@ -384,6 +361,39 @@ pub fn run(cfg: GenConfig) -> Result<Report, String> {
             eprintln!("{}", col.live_line(now, now - started));
         }
     }
+}
+
+/// Runs the scenario; prints the live line to stderr and returns the final report.
+pub fn run(cfg: GenConfig) -> Result<Report, String> {
+    let (dev, pool, port) = open(&cfg)?;
+    let workers = dev.workers();
+    let steering = steering(&dev, &port, workers)?;
+    let ip_list: Vec<String> = cfg.ips.iter().map(|i| i.to_string()).collect();
+    announce(&cfg, &dev, &port, &ip_list);
+
+    let stop_asked = Arc::new(AtomicBool::new(false));
+    let signals = Signals::install().map_err(|e| e.to_string())?;
+    let (report_tx, report_rx) = crossbeam_channel::bounded::<WorkerReport>(workers * 64);
+    let pool_workers = spawn_workers(Shared {
+        cfg: &cfg,
+        dev: &dev,
+        pool: &pool,
+        port: &port,
+        steering,
+        reports: report_tx,
+        stop_asked: stop_asked.clone(),
+    })?;
+
+    let started = Instant::now();
+    let mut col = Collector::new(cfg.scenario.clone(), workers);
+    follow(
+        &report_rx,
+        &mut col,
+        &pool_workers.stop_flag(),
+        &signals,
+        &stop_asked,
+        started,
+    );
     let outcomes = pool_workers.join().map_err(|e| e.to_string())?;
     for o in outcomes {
         o?;

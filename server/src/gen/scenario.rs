@@ -3,6 +3,7 @@
 //! Every field is checked here, once, so the generator's hot path never meets a bad value; each
 //! mistake is one line that names the phase and the field (see docs/gen.md for the format).
 
+use crate::cli::prefix_mask;
 use core::net::Ipv4Addr;
 use core::time::Duration;
 
@@ -443,12 +444,11 @@ pub fn parse_sources(v: &str) -> Result<(Ipv4Addr, u8), String> {
         .ok()
         .filter(|l| *l <= 32)
         .ok_or_else(|| format!("{n:?} is not a prefix length from 0 to 32"))?;
-    let mask = |l: u8| if l == 0 { 0 } else { u32::MAX << (32 - l) };
-    if u32::from(net) & !mask(len) != 0 {
+    if u32::from(net) & !prefix_mask(len) != 0 {
         return Err(format!("{v} has host bits set"));
     }
     let (range, rlen) = SPOOF_RANGE;
-    if len < rlen || u32::from(net) & mask(rlen) != u32::from(range) {
+    if len < rlen || u32::from(net) & prefix_mask(rlen) != u32::from(range) {
         return Err(format!(
             "{v} is not inside {range}/{rlen}: spoofed sources must stay in the benchmarking range"
         ));

@@ -97,13 +97,16 @@ pub struct PortStats {
 #[derive(Clone)]
 pub struct Port(Arc<PortShared>);
 
+/// Which RX and which TX queues have been handed out.
+type Taken = (Vec<bool>, Vec<bool>);
+
 pub(crate) struct PortShared {
     pub(crate) id: u16,
     info: PortInfo,
     rss: RssStatus,
     csum: ChecksumCaps,
     queues: u16,
-    taken: Mutex<(Vec<bool>, Vec<bool>)>,
+    taken: Mutex<Taken>,
     _pool: Mempool,
     _eal: Eal,
 }
@@ -317,23 +320,23 @@ impl Port {
 
     /// Takes RX queue `q`; each queue can be taken once (one polling thread per queue).
     pub fn rx_queue(&self, q: u16) -> Result<RxQueue> {
-        let mut t = self.0.taken.lock().unwrap_or_else(|e| e.into_inner());
-        match t.0.get_mut(q as usize) {
-            Some(slot @ false) => {
-                *slot = true;
-                Ok(RxQueue::new(self.0.clone(), q))
-            }
-            _ => Err(PortError::QueueUnavailable(q)),
-        }
+        self.take(q, |t| &mut t.0)?;
+        Ok(RxQueue::new(self.0.clone(), q))
     }
 
     /// Takes TX queue `q`; each queue can be taken once.
     pub fn tx_queue(&self, q: u16) -> Result<TxQueue> {
+        self.take(q, |t| &mut t.1)?;
+        Ok(TxQueue::new(self.0.clone(), q))
+    }
+
+    /// Marks queue `q` of the side `side` picks (RX or TX) as taken, unless it already is.
+    fn take(&self, q: u16, side: impl FnOnce(&mut Taken) -> &mut Vec<bool>) -> Result<()> {
         let mut t = self.0.taken.lock().unwrap_or_else(|e| e.into_inner());
-        match t.1.get_mut(q as usize) {
+        match side(&mut t).get_mut(q as usize) {
             Some(slot @ false) => {
                 *slot = true;
-                Ok(TxQueue::new(self.0.clone(), q))
+                Ok(())
             }
             _ => Err(PortError::QueueUnavailable(q)),
         }

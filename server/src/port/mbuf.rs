@@ -126,23 +126,27 @@ impl Mbuf {
     /// `None` (packet unchanged) when the headroom is too small.
     #[inline]
     pub fn prepend(&mut self, n: usize) -> Option<&mut [u8]> {
-        let n16 = u16::try_from(n).ok()?;
-        // SAFETY: valid owned mbuf; DPDK checks the headroom and returns NULL if too small.
-        let p = unsafe { sys::tcpterm_pktmbuf_prepend(self.0.as_ptr(), n16) };
-        if p.is_null() {
-            return None;
-        }
-        // SAFETY: p..p+n is inside the buffer, now part of the data, exclusively ours.
-        Some(unsafe { std::slice::from_raw_parts_mut(p as *mut u8, n) })
+        self.grow(n, sys::tcpterm_pktmbuf_prepend)
     }
 
     /// Grows the packet by `n` bytes at the end (last segment) and returns them, or `None`
     /// (packet unchanged) when the tailroom is too small.
     #[inline]
     pub fn append(&mut self, n: usize) -> Option<&mut [u8]> {
+        self.grow(n, sys::tcpterm_pktmbuf_append)
+    }
+
+    /// `prepend` or `append`, by the DPDK call `grow` names.
+    #[inline]
+    fn grow(
+        &mut self,
+        n: usize,
+        grow: unsafe extern "C" fn(*mut sys::rte_mbuf, u16) -> *mut std::ffi::c_char,
+    ) -> Option<&mut [u8]> {
         let n16 = u16::try_from(n).ok()?;
-        // SAFETY: valid owned mbuf; DPDK checks the tailroom and returns NULL if too small.
-        let p = unsafe { sys::tcpterm_pktmbuf_append(self.0.as_ptr(), n16) };
+        // SAFETY: valid owned mbuf; both calls check the head- or tailroom and return NULL if
+        // it is too small.
+        let p = unsafe { grow(self.0.as_ptr(), n16) };
         if p.is_null() {
             return None;
         }

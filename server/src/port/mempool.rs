@@ -1,4 +1,5 @@
 use super::{Eal, Mbuf, PortError, Result};
+use stack::TxMeta;
 use std::ffi::CString;
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -89,6 +90,21 @@ impl Mempool {
     pub fn alloc(&self) -> Option<Mbuf> {
         // SAFETY: the pool is alive; a non-NULL result is a fresh mbuf we now own.
         unsafe { Mbuf::from_raw(dpdk_sys::tcpterm_pktmbuf_alloc(self.0.ptr.as_ptr())) }
+    }
+
+    /// A `len`-byte frame written by `fill` and tagged with `meta` for the TX offloads, or
+    /// `None` when the pool is empty or the frame does not fit one mbuf.
+    #[inline]
+    pub fn alloc_frame<F: FnOnce(&mut [u8])>(
+        &self,
+        len: usize,
+        meta: TxMeta,
+        fill: F,
+    ) -> Option<Mbuf> {
+        let mut m = self.alloc()?;
+        fill(m.append(len)?);
+        m.set_tx_meta(meta);
+        Some(m)
     }
 
     /// Appends exactly `n` mbufs to `out`, or none at all (returns false) if the pool cannot

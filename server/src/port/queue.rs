@@ -222,16 +222,10 @@ impl TxBatch {
 impl Transmit for TxBatch {
     #[inline]
     fn frame<F: FnOnce(&mut [u8])>(&mut self, len: usize, meta: TxMeta, fill: F) -> bool {
-        let Some(mut m) = self.pool.alloc() else {
+        let Some(m) = self.pool.alloc_frame(len, meta, fill) else {
             self.stats.alloc_failed += 1;
             return false;
         };
-        let Some(buf) = m.append(len) else {
-            self.stats.alloc_failed += 1;
-            return false;
-        };
-        fill(buf);
-        m.set_tx_meta(meta);
         self.push(m);
         true
     }

@@ -1,59 +1,7 @@
-//! Shared helpers for the port-layer integration tests. Each test file is its own binary
-//! because `rte_eal_init` runs once per process.
-#![allow(dead_code)]
+//! The host side of tests with real peers: root, commands, and namespaces, veth and tap
+//! interfaces that the test creates and deletes itself.
 
 use std::process::Command;
-
-/// EAL arguments for a test process: no hugepages, no PCI, one lcore, a file prefix of its own
-/// (memif needs EAL's multi-process channel, so no --no-shconf/--in-memory).
-pub fn eal_args(name: &str, lcore: usize, vdevs: &[String]) -> Vec<String> {
-    let mut a: Vec<String> = [
-        "-l",
-        &lcore.to_string(),
-        "--no-huge",
-        "--no-pci",
-        "-m",
-        "256",
-        "--file-prefix",
-        &file_prefix(name),
-        "--log-level",
-        "notice",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    for v in vdevs {
-        a.push("--vdev".into());
-        a.push(v.clone());
-    }
-    a
-}
-
-fn file_prefix(name: &str) -> String {
-    format!("tcpterm-{name}-{}", std::process::id())
-}
-
-/// Removes EAL's runtime directory for this process's prefix when dropped (DPDK 22.11 leaves it
-/// behind). Create it before `Eal::init` so that it drops after the EAL handle.
-pub struct RuntimeDir(Vec<std::path::PathBuf>);
-
-pub fn runtime_dir(name: &str) -> RuntimeDir {
-    let prefix = file_prefix(name);
-    let mut dirs = vec![std::path::Path::new("/var/run/dpdk").join(&prefix)];
-    if let Ok(x) = std::env::var("XDG_RUNTIME_DIR") {
-        dirs.push(std::path::Path::new(&x).join("dpdk").join(&prefix));
-    }
-    dirs.push(std::path::Path::new("/tmp/dpdk").join(&prefix));
-    RuntimeDir(dirs)
-}
-
-impl Drop for RuntimeDir {
-    fn drop(&mut self) {
-        for d in &self.0 {
-            let _ = std::fs::remove_dir_all(d);
-        }
-    }
-}
 
 /// Whether we run as root (needed for namespaces and veth), read without libc.
 pub fn is_root() -> bool {
@@ -182,15 +130,11 @@ impl Drop for VethNs {
     }
 }
 
-/// A minimal Ethernet frame: dst, src, ethertype, payload, padded to 60 bytes.
-pub fn eth_frame(dst: [u8; 6], src: [u8; 6], ethertype: u16, payload: &[u8]) -> Vec<u8> {
-    let mut f = Vec::with_capacity(60.max(14 + payload.len()));
-    f.extend_from_slice(&dst);
-    f.extend_from_slice(&src);
-    f.extend_from_slice(&ethertype.to_be_bytes());
-    f.extend_from_slice(payload);
-    if f.len() < 60 {
-        f.resize(60, 0);
+/// Deletes a network interface when dropped (a tap the PMD created, for one).
+pub struct DelLink(pub String);
+
+impl Drop for DelLink {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["link", "del", &self.0]).output();
     }
-    f
 }

@@ -1,44 +1,12 @@
 //! Two in-memory engines: a client engine running a small scripted app, and a server engine
-//! running tcpterm's `BuiltinApp` (http on 80, echo on 7, discard on 9).
+//! running tcpterm's `BuiltinApp` (see [`super::engines::builtin`]).
 
-#![allow(dead_code)]
-
-use core::net::{Ipv4Addr, SocketAddrV4};
+pub use super::engines::*;
+use core::net::SocketAddrV4;
 use core::time::Duration;
 use stack::sim::{Impairments, Pair};
-use stack::wire::{ChecksumCaps, MacAddr};
-use stack::{App, CloseReason, ConnHandle, Engine, EngineConfig, Instant, Socket, TcpConfig};
-use tcpterm::apps::http::HttpConfig;
-use tcpterm::apps::{AppKind, BuiltinApp, Listeners};
-
-pub const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
-pub const SERVER_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
-pub const HTTP: u16 = 80;
-pub const ECHO: u16 = 7;
-pub const DISCARD: u16 = 9;
-
-pub fn config(ip: Ipv4Addr, mac: u8, tcp: TcpConfig) -> EngineConfig {
-    EngineConfig {
-        tcp,
-        ip,
-        prefix_len: 24,
-        gateway: None,
-        mac: MacAddr([0x02, 0, 0, 0, 0, mac]),
-        checksums: ChecksumCaps::default(),
-        mtu: 1500,
-        seed: u64::from(mac) * 7919,
-        arp_timeout: Duration::from_secs(300),
-    }
-}
-
-pub fn tcp() -> TcpConfig {
-    TcpConfig {
-        msl: Duration::from_secs(1),
-        rto_min: Duration::from_millis(20),
-        delayed_ack: Duration::from_millis(5),
-        ..TcpConfig::default()
-    }
-}
+use stack::{App, CloseReason, ConnHandle, Engine, Instant, Socket, TcpConfig};
+use tcpterm::apps::BuiltinApp;
 
 /// The client side of one connection: sends `to_send` as the window allows, records
 /// everything received and how the connection ended.
@@ -102,20 +70,6 @@ pub struct Setup {
     pub conn: ConnHandle,
 }
 
-pub fn server_app(body_size: usize) -> BuiltinApp {
-    BuiltinApp::new(
-        Listeners(vec![
-            (HTTP, AppKind::Http),
-            (ECHO, AppKind::Echo),
-            (DISCARD, AppKind::Discard),
-        ]),
-        &HttpConfig {
-            body_size,
-            ..HttpConfig::default()
-        },
-    )
-}
-
 /// Connects a client carrying `client` to `port` on a server with `server_tcp` settings.
 pub fn connect(
     client: Client,
@@ -126,7 +80,7 @@ pub fn connect(
 ) -> Setup {
     let now = Instant::from_secs(100);
     let a = Engine::new(config(CLIENT_IP, 2, client_tcp), client, now).unwrap();
-    let mut b = Engine::new(config(SERVER_IP, 1, server_tcp), server_app(128), now).unwrap();
+    let mut b = Engine::new(config(SERVER_IP, 1, server_tcp), builtin(128), now).unwrap();
     for p in [HTTP, ECHO, DISCARD] {
         b.listen(p).unwrap();
     }
@@ -135,6 +89,27 @@ pub fn connect(
         .with_a(|e, now, tx| e.connect(now, SocketAddrV4::new(SERVER_IP, port), 40_000, tx))
         .unwrap();
     Setup { pair, conn }
+}
+
+/// Sends `to_send` to `port` with default settings on both sides, answering the server's close
+/// with ours; runs until `done`, which must hold within `limit` of simulated time.
+pub fn exchange(
+    port: u16,
+    to_send: Vec<u8>,
+    limit: Duration,
+    done: impl FnMut(&Pair<Client, BuiltinApp>) -> bool,
+) -> Setup {
+    let client = Client {
+        to_send,
+        close_on_peer_close: true,
+        ..Client::default()
+    };
+    let mut s = connect(client, port, tcp(), tcp(), Impairments::perfect());
+    assert!(
+        s.run_until(limit, done),
+        "the exchange did not finish in {limit:?}"
+    );
+    s
 }
 
 impl Setup {

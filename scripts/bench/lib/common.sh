@@ -154,6 +154,8 @@ srv_median() {
 }
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# The process's peak resident size so far (VmHWM), in kB.
+hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 # --- tcpterm gen --------------------------------------------------------------------------------
 

@@ -422,7 +422,7 @@ verdict() { # VALUE OP TARGET -> met/missed
     echo "| ≥ 500,000 short HTTP transactions/s on one server core | $(grp "$(calc '%d' 'int(c)' c="$S_CPS")")/s | $(verdict "$S_CPS" '>=' 500000) |"
   fi
   if has conns; then
-    echo "| peak RSS ≤ 512 B per idle established connection (server process; the engine's heap per connection is a separate target, \\`scripts/bench/engine.sh\\`) | $C_BPC B (server peak RSS, VmHWM, growth / connections at $(grp "$CONNS")$C_BPC_MORE) | $(verdict "$C_BPC" '<=' 512) |"
+    echo "| peak RSS ≤ 512 B per idle established connection (server process; the engine's heap per connection is a separate target, \`scripts/bench/engine.sh\`) | $C_BPC B (server peak RSS, VmHWM, growth / connections at $(grp "$CONNS")$C_BPC_MORE) | $(verdict "$C_BPC" '<=' 512) |"
     echo "| 10 million concurrent connections on one machine | $(grp "$C_BEST_EST") established (server and generator on one machine) | $(verdict "$C_BEST_EST" '>=' 10000000) |"
   fi
   if has latency && [ ${#L_ROWS[@]} -gt 0 ]; then
@@ -486,7 +486,7 @@ verdict() { # VALUE OP TARGET -> met/missed
       "divided by its ESTABLISHED count, rounded up. The peak counts what the connection tables" \
       "took while they grew. The generator sizes its tables up front, so its column is its" \
       "whole peak RSS divided by the connections. This is resident memory of the process, not" \
-      "the engine's heap per connection (\\`scripts/bench/engine.sh\\`, \\`conn_memory\\`)."
+      "the engine's heap per connection (\`scripts/bench/engine.sh\`, \`conn_memory\`)."
     echo
     echo "![memory](${NAME}/memory.png)"
     echo

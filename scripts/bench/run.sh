@@ -405,6 +405,8 @@ verdict() { # VALUE OP TARGET -> met/missed
     "$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); $(uname -r)"
   echo "- Wire: $WIRE_DESC. Server: \`tcpterm serve\`, one worker on core $SRV_CORE." \
     "Generator: \`tcpterm gen\` (same engine), one worker on core $GEN_CORE."
+  echo "- Settings: SECS=$SECS ROUNDS=$ROUNDS CONNS=$CONNS MAX_CONNS=$MAX_CONNS CONN_RATE=$CONN_RATE" \
+    "SRV_CORE=$SRV_CORE GEN_CORE=$GEN_CORE NICE=$NICE."
   echo "- ${SECS}s per measurement, $ROUNDS alternating ceiling/echo round(s), medians over rounds;" \
     "server figures are medians of its per-second \`tcpterm stat\` rates."
   echo "- Priority: autogroup nice $NICE. Load average at start $LOAD_START, at end $LOAD_END" \

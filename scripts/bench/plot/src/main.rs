@@ -234,7 +234,8 @@ struct YAxis {
 }
 
 impl YAxis {
-    fn new(c: &Chart, legend: bool) -> YAxis {
+    /// `legend`: the number of legend entries, which sit in the upper right above the bars.
+    fn new(c: &Chart, legend: usize) -> YAxis {
         let vals: Vec<f64> = c
             .groups
             .iter()
@@ -243,6 +244,15 @@ impl YAxis {
             .chain(c.target.iter().map(|t| t.0))
             .collect();
         let max = vals.iter().copied().fold(0.0f64, f64::max);
+        // The share of the plot's height (~370 px) above the highest bar: its value label
+        // (~20 px) and the legend (~18 px an entry, plus its frame).
+        let room = (20.0
+            + if legend > 0 {
+                20.0 + 18.0 * legend as f64
+            } else {
+                0.0
+            })
+            / 370.0;
         if c.log {
             let min_pos = vals
                 .iter()
@@ -259,14 +269,10 @@ impl YAxis {
             if min_pos.log10() - lo < 0.15 {
                 lo -= 1.0;
             }
-            let hi = (max.log10() + if legend { 0.8 } else { 0.3 }).ceil();
+            let hi = (lo + (max.log10() - lo).max(0.5) / (1.0 - room)).ceil();
             YAxis { log: true, lo, hi }
         } else {
-            let hi = if max > 0.0 {
-                max * if legend { 1.4 } else { 1.15 }
-            } else {
-                1.0
-            };
+            let hi = if max > 0.0 { max / (1.0 - room) } else { 1.0 };
             YAxis {
                 log: false,
                 lo: 0.0,
@@ -306,8 +312,11 @@ fn draw(c: &Chart) -> Result<(), Box<dyn std::error::Error>> {
         .filter(|b| b.samples > 1)
         .map(|b| b.samples)
         .max();
-    let legend = c.series.iter().any(|s| !s.is_empty()) || c.target.is_some() || rounds.is_some();
-    let axis = YAxis::new(c, legend);
+    let entries = c.series.iter().filter(|s| !s.is_empty()).count()
+        + usize::from(c.target.is_some())
+        + usize::from(rounds.is_some());
+    let legend = entries > 0;
+    let axis = YAxis::new(c, entries);
     let target = c.target.as_ref().map(|t| t.0);
 
     // Wide enough for the bars and for the title (22 px text: ~12 px a character).

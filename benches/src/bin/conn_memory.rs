@@ -6,8 +6,12 @@
 //! (no data), then the server closes them all (active close: the server holds TIME_WAIT),
 //! then time passes 2×MSL so the TIME_WAIT entries expire.
 //!
-//! Usage: conn_memory [N] (default 100000). Figures are requested bytes (Layout sizes), without
-//! the allocator's own per-block overhead.
+//! Usage: conn_memory [N] (default 100000). Heap figures are requested bytes (Layout sizes),
+//! without the allocator's own per-block overhead. Beside them, and kept apart from them, the
+//! process's resident memory from /proc/self/status: VmRSS before the connections, and the peak
+//! (VmHWM) once they are established and over the whole run. Both engines live in this one
+//! process, so the RSS figures cover client and server together, and are compared with both
+//! engines' heap.
 
 use core::net::SocketAddrV4;
 use core::time::Duration;
@@ -104,6 +108,16 @@ fn advance(d: &mut Duo<TxnClient, EchoServer>, by: Duration, step: Duration) {
     }
 }
 
+/// A field of /proc/self/status in kB: VmRSS (resident now) or VmHWM (peak resident size).
+fn status_kb(field: &str) -> i64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().strip_suffix("kB")?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("/proc/self/status has no {field}"))
+}
+
 fn per(bytes: i64, n: usize) -> f64 {
     bytes as f64 / n as f64
 }
@@ -193,6 +207,9 @@ fn main() {
     d.a_out = FlatOutbox::with_capacity(64 << 20, 1 << 20);
     d.b_out = FlatOutbox::with_capacity(64 << 20, 1 << 20);
     let h0 = live(SERVER) - h_before;
+    let c0 = live(CLIENT);
+    let rss0 = status_kb("VmRSS");
+    let hwm0 = status_kb("VmHWM");
 
     // Open N idle connections in batches.
     const BATCH: usize = 4096;
@@ -232,6 +249,9 @@ fn main() {
     );
     let est = d.b.conn_count();
     let h1 = live(SERVER) - h_before;
+    let c1 = live(CLIENT);
+    let rss1 = status_kb("VmRSS");
+    let hwm1 = status_kb("VmHWM");
 
     // The server closes everything; the client closes on FIN, so the server ends in TIME_WAIT.
     let now = d.now;
@@ -295,6 +315,19 @@ fn main() {
     println!(
         "  H3 after TIME_WAIT expiry (left {tw_after}) = {h3} B  -> freed at expiry (H2-H3)/N = {:.1} B",
         per(h2 - h3, n)
+    );
+    println!(
+        "  process RSS (client + server engines): VmRSS {rss0} kB before the connections (VmHWM {hwm0} kB); with {est} ESTABLISHED VmRSS {rss1} kB, peak VmHWM {hwm1} kB"
+    );
+    println!(
+        "  peak RSS (VmHWM) growth/N with the connections established = {:.1} B per connection, client + server (their heap growth/N: {:.1} B)",
+        per((hwm1 - rss0) * 1024, n),
+        per((h1 - h0) + (c1 - c0), n)
+    );
+    println!(
+        "  peak RSS (VmHWM) over the whole run, TIME_WAIT included: {} kB -> (VmHWM - VmRSS before)/N = {:.1} B",
+        status_kb("VmHWM"),
+        per((status_kb("VmHWM") - rss0) * 1024, n)
     );
     breakdown(n);
     println!(

@@ -29,14 +29,15 @@ calc() {
   awk "${vars[@]}" "BEGIN { printf \"$fmt\", ($expr) }"
 }
 
-# 1234567 -> 1.23M
+# 1234567 -> 1.23M, cut toward zero, never rounded up (9,999,085 -> 9.99M, not 10.00M), as
+# the plot tool's labels are
 si() {
   awk -v v="$1" 'BEGIN {
     a = v < 0 ? -v : v
-    if (a >= 1e9) printf "%.2fG", v / 1e9
-    else if (a >= 1e6) printf "%.2fM", v / 1e6
-    else if (a >= 1e4) printf "%.1fk", v / 1e3
-    else printf "%.0f", v }'
+    if (a >= 1e9) printf "%.2fG", int(v / 1e7) / 100
+    else if (a >= 1e6) printf "%.2fM", int(v / 1e4) / 100
+    else if (a >= 1e4) printf "%.1fk", int(v / 100) / 10
+    else printf "%d", int(v) }'
 }
 
 # 9999910 -> 9,999,910
@@ -154,6 +155,8 @@ srv_median() {
 }
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# The process's peak resident size so far (VmHWM), in kB.
+hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 # --- tcpterm gen --------------------------------------------------------------------------------
 

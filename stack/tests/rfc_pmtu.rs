@@ -328,3 +328,50 @@ fn rfc1191_frag_needed_in_sack_recovery_resends_only_what_the_peer_lacks() {
     h.send_ack();
     assert!(h.take().iter().all(|s| ip_len(s) <= 1280));
 }
+
+/// Sends `len` new bytes, ACKing each flight, and returns the largest datagram sent.
+fn largest_datagram_sending(h: &mut Harness, handle: ConnHandle, len: usize) -> usize {
+    let data = pattern(len, 5);
+    h.app_send(handle, &data);
+    let (mut sent, mut largest) = (0, 0);
+    while sent < len {
+        let n = h.take();
+        assert!(!n.is_empty(), "stalled after {sent} bytes");
+        largest = n.iter().map(ip_len).max().unwrap().max(largest);
+        sent += n.iter().map(|s| s.len()).sum::<usize>();
+        h.c.ack = h.c.ack.wrapping_add(n.iter().map(|s| s.len() as u32).sum());
+        h.send_ack();
+    }
+    largest
+}
+
+#[test]
+fn rfc1191_6_3_lowered_pmtu_is_raised_again_after_ten_minutes() {
+    let (mut h, handle, segs, data) = in_flight(3);
+    h.receive_raw(&frag_needed(&segs[0], 1280));
+    h.take();
+    h.c.ack = h.c.irs.wrapping_add(1 + data.len() as u32);
+    h.send_ack();
+    h.take();
+    let lowered = h.now;
+    h.advance_to(lowered + secs(599));
+    h.take();
+    assert_eq!(largest_datagram_sending(&mut h, handle, 10 * 1448), 1280);
+    // Ten minutes on, the estimate expires: full-sized segments again.
+    h.advance_to(lowered + secs(600));
+    h.take();
+    let segs = {
+        let more = pattern(3 * 1448, 6);
+        h.app_send(handle, &more);
+        h.take()
+    };
+    assert_eq!(segs.len(), 3, "{}", show(&segs));
+    assert!(segs.iter().all(|s| ip_len(s) == 1500), "{}", show(&segs));
+    // The path is still narrow: the router's next frag-needed lowers it once more.
+    h.receive_raw(&frag_needed(&segs[0], 1280));
+    let r = h.take();
+    assert!(r.iter().all(|s| ip_len(s) <= 1280), "{}", show(&r));
+    assert_eq!(h.counters().mib.pmtu_updates, 2);
+    assert_eq!(h.counters().mib.timeouts, 0);
+    assert_eq!(h.counters().total_drops(), 0);
+}

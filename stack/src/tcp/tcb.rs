@@ -109,6 +109,9 @@ const RTO_AFTER_SYN_LOSS: Duration = Duration::from_secs(3);
 
 /// The minimum MSS a peer may impose (RFC 9293 §3.7.1 default is 536; below 64 is abuse).
 const MIN_PEER_MSS: u16 = 64;
+/// RFC 1191 §6.3: how long a PMTU estimate lowered by a frag-needed stands (10 minutes, the
+/// RFC's suggestion and Linux's `mtu_expires`).
+const PMTU_EXPIRES_MS: u32 = 600_000;
 /// RFC 9293 §3.7.1: assumed when the peer sends no MSS option.
 const DEFAULT_PEER_MSS: u16 = 536;
 /// RFC 5681 §3.2 DupThresh.
@@ -190,6 +193,11 @@ pub struct Tcb {
     pub(crate) last_oow_ack: u32,
     /// Negotiated MSS: payload bytes per segment before options.
     pub(crate) mss: u16,
+    /// The MSS before path-MTU discovery lowered `mss`: what aging restores.
+    pub(crate) mss_negotiated: u16,
+    /// Milliseconds (wrapping, never 0 once set) when a frag-needed last lowered `mss`; 0:
+    /// the MSS is the negotiated one.
+    pub(crate) pmtu_lowered: u32,
     pub(crate) snd_wscale: u8,
     pub(crate) rcv_wscale: u8,
     pub(crate) dupacks: u8,
@@ -261,6 +269,8 @@ impl Tcb {
             last_rx: ms32(sh.now),
             last_oow_ack: 0,
             mss: DEFAULT_PEER_MSS.min(sh.our_mss),
+            mss_negotiated: DEFAULT_PEER_MSS.min(sh.our_mss),
+            pmtu_lowered: 0,
             snd_wscale: 0,
             rcv_wscale: 0,
             dupacks: 0,
@@ -298,6 +308,7 @@ impl Tcb {
     pub(crate) fn negotiate(&mut self, sh: &Shared, o: &TcpOptions) {
         let peer_mss = o.mss.unwrap_or(DEFAULT_PEER_MSS).max(MIN_PEER_MSS);
         self.mss = sh.our_mss.min(peer_mss);
+        self.mss_negotiated = self.mss;
         self.cc.set_mss(self.mss as u32);
         if sh.cfg.window_scaling {
             if let Some(ws) = o.window_scale {
@@ -1281,6 +1292,7 @@ impl Tcb {
             return;
         }
         self.mss = mss;
+        self.pmtu_lowered = ms32(sh.now).max(1);
         self.cc.set_mss(mss as u32);
         // A SYN or SYN-ACK is small and has its own timer; only data is resent here.
         if !self.state.is_synchronized() || self.snd_una == self.snd_nxt {
@@ -1303,6 +1315,20 @@ impl Tcb {
             self.cancel_rtx(sh);
         }
         self.output(sh, tx, id);
+    }
+
+    /// RFC 1191 §6.3: a lowered PMTU estimate is raised again after `PMTU_EXPIRES_MS`, since
+    /// the route may have changed; if the path is still narrow, the next frag-needed lowers it
+    /// once more. Linux expires its PMTU exceptions after the same 10 minutes
+    /// (`net.ipv4.route.mtu_expires`).
+    fn age_pmtu(&mut self, sh: &Shared) {
+        if self.pmtu_lowered == 0 || ms32(sh.now).wrapping_sub(self.pmtu_lowered) < PMTU_EXPIRES_MS
+        {
+            return;
+        }
+        self.pmtu_lowered = 0;
+        self.mss = self.mss_negotiated;
+        self.cc.set_mss(self.mss as u32);
     }
 
     fn persist_interval(&self, sh: &Shared) -> Duration {
@@ -1658,6 +1684,7 @@ impl Tcb {
             }
             _ => {}
         }
+        self.age_pmtu(sh);
         let mss = self.mss as usize;
         let smss = self.smss() as usize;
 

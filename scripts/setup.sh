@@ -10,6 +10,8 @@
 #                           compiler headers (stddef.h, ...) it parses DPDK's headers with
 #   ca-certificates         cargo fetches crates from crates.io over HTTPS
 #   iproute2, ethtool, procps   the kernel-peer tests (netns, veth, offloads, sysctl)
+#   netbase                 /etc/services: wrk resolves the `http` of a URL without a port
+#                           through it (minbase lacks it; seen in a minbase chroot)
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 need=()
@@ -18,7 +20,7 @@ need=()
 # baseline benchmark (scripts/bench/vs-nginx.sh, synflood.sh), linux-perf for the profile in
 # scripts/bench/synflood.sh.
 for p in gcc libc6-dev pkg-config dpdk libdpdk-dev libclang1-14 libclang-common-14-dev \
-  ca-certificates iproute2 ethtool procps \
+  ca-certificates iproute2 ethtool procps netbase \
   curl wrk apache2-utils socat nftables nginx-light python3 linux-perf; do
   # Installed means "ii": `dpkg -s` also succeeds for a package removed with its config kept.
   [ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null)" = "ii " ] || need+=("$p")

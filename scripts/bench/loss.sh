@@ -21,8 +21,9 @@
 #        CLIENT_TIMEOUT=900 (seconds per transfer), NICE=-15 (autogroup priority of the run),
 #        CC=cubic (the Linux server's congestion control, set with TCP_CONGESTION on its socket,
 #        which root may do for any available one; default: the namespace's, which new
-#        namespaces take from the host; tcpterm runs cubic, so CC=cubic compares like with like;
-#        the client keeps the namespace's for both servers).
+#        namespaces take from the host; the client keeps the namespace's for both servers),
+#        TT_CC=cubic (tcpterm's --cc: cubic, bbr or newreno; CC=bbr TT_CC=bbr or CC=cubic
+#        TT_CC=cubic compares like with like).
 # Output: a table on stdout, and --out DIR (default bench/results/<UTC date>-loss) with results.md,
 # rounds.tsv (one line per round) and the raw per-round logs.
 set -euo pipefail
@@ -39,6 +40,8 @@ SRV_CORE=${SRV_CORE:-1}
 CLI_CORE=${CLI_CORE:-0}
 CLIENT_TIMEOUT=${CLIENT_TIMEOUT:-900}
 CC=${CC:-}
+TT_CC=${TT_CC:-cubic}
+[[ "$TT_CC" =~ ^(cubic|bbr|newreno)$ ]] || { echo "TT_CC must be cubic, bbr or newreno, not '$TT_CC'" >&2; exit 1; }
 OUT=""
 if [ "${1:-}" = "--out" ]; then
   OUT=${2:?--out needs a directory}
@@ -105,7 +108,7 @@ transfer() {
 
 round_tcpterm() {
   local tag=$1
-  tcpterm_start 1 "$SRV_CORE" --listen 7=echo
+  tcpterm_start 1 "$SRV_CORE" --listen 7=echo --cc "$TT_CC"
   transfer "$tag"
   # The last RTO/resend counts land in the snapshot within a report period (~100 ms).
   sleep 0.5
@@ -218,6 +221,6 @@ PY
   echo "Produced by \`${CC:+CC=$CC }MB=$MB ROUNDS=$ROUNDS RUNS=\"$RUNS\" scripts/bench/loss.sh\` ($(date -u +%Y-%m-%dT%H:%MZ),"
   echo "commit $(git -C "$ITEST_ROOT" rev-parse --short HEAD), Linux $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end)."
   echo "\"to-peer\": loss on the server -> client direction only. The Linux server used"
-  echo "congestion control $LINUX_CC (CC, else the namespace's net.ipv4.tcp_congestion_control; the client: the namespace's); tcpterm its default (--cc cubic)."
+  echo "congestion control $LINUX_CC (CC, else the namespace's net.ipv4.tcp_congestion_control; the client: the namespace's); tcpterm --cc $TT_CC (TT_CC)."
 } | tee -a "$OUT/results.md"
 echo "results in $OUT" >&2

@@ -267,11 +267,12 @@ pub struct ServeArgs {
     /// SYN-ACK retransmissions (tcp_synack_retries).
     #[arg(long, default_value_t = 5, help_heading = "TCP")]
     pub synack_retries: u32,
-    /// Congestion control.
+    /// Congestion control: cubic (Linux's default), newreno, or bbr (BBR v1's model setting
+    /// cwnd, without pacing; keeps its rate through random loss).
     #[arg(
         long,
         default_value = "cubic",
-        value_name = "newreno|cubic",
+        value_name = "newreno|cubic|bbr",
         help_heading = "TCP"
     )]
     pub cc: CcKind,

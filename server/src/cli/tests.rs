@@ -176,7 +176,7 @@ fn syntax_errors_are_caught_by_the_parser_with_a_hint() {
         ),
         (
             "serve --ip 198.18.0.1/24 --listen 80=http --cc vegas",
-            "expected newreno or cubic",
+            "expected newreno, cubic or bbr",
         ),
         (
             "serve --ip 198.18.0.1/24 --listen 80=http --syncookies maybe",

@@ -10,10 +10,11 @@
 //! exist only while a flight is being repaired.
 
 use crate::seq::SeqNum;
+use crate::tcp::cc::rate::{Gather, Rate, TxStamp};
 use crate::tcp::cc::Cc;
 use std::collections::VecDeque;
 
-/// Bounds the record's memory (12 B a segment); segments beyond it are simply not tracked.
+/// Bounds the record's memory (24 B a segment); segments beyond it are simply not tracked.
 pub const MAX_SEGS: usize = 2048;
 
 const RTX: u8 = 1;
@@ -34,6 +35,8 @@ struct Seg {
     /// Microseconds (wrapping) of the last transmission.
     xmit: u32,
     flags: u8,
+    /// Delivery state at the last transmission, for rate sampling (zero when unused).
+    stamp: TxStamp,
 }
 
 /// RFC 6937 state for one recovery episode.
@@ -179,8 +182,8 @@ impl Rack {
         (i < self.segs.len()).then_some(i)
     }
 
-    /// A (re)transmission of `[seq, end)` at `now_us`.
-    pub fn on_send(&mut self, seq: SeqNum, end: SeqNum, now_us: u32, rtx: bool) {
+    /// A (re)transmission of `[seq, end)` at `now_us`, with the connection's delivery `stamp`.
+    pub fn on_send(&mut self, seq: SeqNum, end: SeqNum, now_us: u32, rtx: bool, stamp: TxStamp) {
         if !seq.lt(end) {
             return;
         }
@@ -193,6 +196,7 @@ impl Rack {
                     end,
                     xmit: now_us,
                     flags: 0,
+                    stamp,
                 });
             }
             return;
@@ -202,6 +206,7 @@ impl Rack {
         while let Some(s) = self.segs.get_mut(i) {
             s.xmit = now_us;
             s.flags = (s.flags | RTX) & !LOST;
+            s.stamp = stamp;
             if s.end.ge(end) {
                 break;
             }
@@ -212,20 +217,29 @@ impl Rack {
     /// An ACK: drops what `snd_una` covers, marks the records `is_sacked` covers delivered, and
     /// advances RACK.xmit_ts over the segments newly delivered. A retransmitted segment counts
     /// only when acknowledged at least `min_rtt_us` after it was resent, since an earlier ACK
-    /// may be for the original (RFC 8985 §6.2 step 2).
+    /// may be for the original (RFC 8985 §6.2 step 2). With `rate`, every newly delivered
+    /// segment also feeds the delivery rate sample being gathered.
     pub fn on_ack(
         &mut self,
         snd_una: SeqNum,
         now_us: u32,
         min_rtt_us: u32,
+        mut rate: Option<(&mut Rate, &mut Gather)>,
         mut is_sacked: impl FnMut(SeqNum, SeqNum) -> bool,
     ) {
+        let mut sampled = |s: &Seg, start: SeqNum| {
+            if let Some((r, g)) = rate.as_mut() {
+                let rtx = s.flags & RTX != 0;
+                r.on_delivered(g, &s.stamp, s.end - start, s.xmit, rtx, now_us);
+            }
+        };
         while let Some(s) = self.segs.front().copied() {
             if !s.end.le(snd_una) {
                 break;
             }
             self.segs.pop_front();
             if s.flags & DELIVERED == 0 {
+                sampled(&s, self.start);
                 self.delivered(&s, now_us, min_rtt_us);
             }
             self.start = s.end;
@@ -238,6 +252,7 @@ impl Rack {
             let s = self.segs[i];
             if s.flags & DELIVERED == 0 && is_sacked(start, s.end) {
                 self.segs[i].flags |= DELIVERED;
+                sampled(&s, start);
                 self.delivered(&s, now_us, min_rtt_us);
             }
             start = s.end;
@@ -373,27 +388,33 @@ mod tests {
     fn earlier_segment_lost_after_rtt_plus_reo_wnd_rfc8985_6_2() {
         let mut r = Rack::new(s(0));
         for i in 0..4u32 {
-            r.on_send(s(i * 100), s(i * 100 + 100), 10_000 + i * 10, false);
+            r.on_send(
+                s(i * 100),
+                s(i * 100 + 100),
+                10_000 + i * 10,
+                false,
+                TxStamp::default(),
+            );
         }
         // Segment 2 (sent at 10020) SACKed at 15000: RACK.rtt = 4980 µs.
-        r.on_ack(s(0), 15_000, 100, |a, b| a.ge(s(200)) && b.le(s(300)));
+        r.on_ack(s(0), 15_000, 100, None, |a, b| a.ge(s(200)) && b.le(s(300)));
         // Not yet: RACK.rtt + reo_wnd = 5980 has not passed for segments 0 and 1.
         assert_eq!(r.detect_loss(15_000, 1000), (0, Some(980)));
         assert_eq!(r.next_lost(), None);
         assert_eq!(r.detect_loss(16_000, 1000).0, 2);
         assert_eq!(r.next_lost(), Some((s(0), 100)));
         // Segment 3 was sent after the delivered one: not lost.
-        r.on_send(s(0), s(100), 17_000, true);
+        r.on_send(s(0), s(100), 17_000, true, TxStamp::default());
         assert_eq!(r.next_lost(), Some((s(100), 100)));
-        r.on_send(s(100), s(200), 17_010, true);
+        r.on_send(s(100), s(200), 17_010, true, TxStamp::default());
         assert_eq!(r.next_lost(), None);
         // The retransmissions are lost again when a later-sent segment is delivered
         // (RACK.rtt now 7000 µs, so 8000 µs after they were resent).
-        r.on_send(s(400), s(500), 18_000, false);
-        r.on_ack(s(0), 25_000, 100, |a, b| a.ge(s(400)) && b.le(s(500)));
+        r.on_send(s(400), s(500), 18_000, false, TxStamp::default());
+        r.on_ack(s(0), 25_000, 100, None, |a, b| a.ge(s(400)) && b.le(s(500)));
         assert_eq!(r.detect_loss(25_010, 1000).0, 3); // 0, 1 (resent) and 3 (sent at 10030)
         assert_eq!(r.next_lost(), Some((s(0), 100)));
-        r.on_ack(s(500), 26_000, 100, |_, _| false);
+        r.on_ack(s(500), 26_000, 100, None, |_, _| false);
         assert!(r.is_empty());
     }
 
@@ -401,9 +422,9 @@ mod tests {
     #[test]
     fn wait_is_at_least_one_millisecond() {
         let mut r = Rack::new(s(0));
-        r.on_send(s(0), s(100), 0, false);
-        r.on_send(s(100), s(200), 0, false);
-        r.on_ack(s(0), 10, 0, |a, _| a.ge(s(100)));
+        r.on_send(s(0), s(100), 0, false, TxStamp::default());
+        r.on_send(s(100), s(200), 0, false, TxStamp::default());
+        r.on_ack(s(0), 10, 0, None, |a, _| a.ge(s(100)));
         assert_eq!(r.detect_loss(10, 0), (0, Some(990)));
         assert_eq!(r.detect_loss(1000, 0).0, 1);
     }
@@ -429,10 +450,10 @@ mod tests {
         assert_eq!(r.reo_wnd(8000, 20_000, false, false), 2000);
         // A segment delivered below one delivered before it (and not resent) is reordering:
         // from then on the window applies in recovery too.
-        r.on_send(s(0), s(100), 0, false);
-        r.on_send(s(100), s(200), 0, false);
-        r.on_ack(s(0), 5000, 0, |a, _| a.ge(s(100)));
-        r.on_ack(s(200), 5100, 0, |_, _| false);
+        r.on_send(s(0), s(100), 0, false, TxStamp::default());
+        r.on_send(s(100), s(200), 0, false, TxStamp::default());
+        r.on_ack(s(0), 5000, 0, None, |a, _| a.ge(s(100)));
+        r.on_ack(s(200), 5100, 0, None, |_, _| false);
         assert_eq!(r.reo_wnd(8000, 20_000, true, true), 2000);
     }
 
@@ -464,10 +485,10 @@ mod tests {
     #[test]
     fn quick_ack_of_retransmission_is_ignored() {
         let mut r = Rack::new(s(0));
-        r.on_send(s(0), s(100), 0, false);
-        r.on_send(s(100), s(200), 1, false);
-        r.on_send(s(0), s(100), 500, true);
-        r.on_ack(s(100), 510, 100, |_, _| false);
+        r.on_send(s(0), s(100), 0, false, TxStamp::default());
+        r.on_send(s(100), s(200), 1, false, TxStamp::default());
+        r.on_send(s(0), s(100), 500, true, TxStamp::default());
+        r.on_ack(s(100), 510, 100, None, |_, _| false);
         assert_eq!(r.detect_loss(10_000, 100).0, 0);
     }
 }

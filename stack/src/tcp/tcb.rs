@@ -12,6 +12,8 @@ use crate::engine::{Shared, TimerPayload, Transmit};
 use crate::flow::FourTuple;
 use crate::seq::SeqNum;
 use crate::table::SlotId;
+use crate::tcp::cc::bbr::{AckInfo, CaState};
+use crate::tcp::cc::rate::{Gather, Sample};
 use crate::tcp::cc::Cc;
 use crate::tcp::rack::{Prr, Rack};
 use crate::tcp::rtt::RttEstimator;
@@ -592,8 +594,11 @@ impl Tcb {
             let delivered = ((self.snd_una - una_before) as i64 + sacked as i64
                 - sacked_before as i64)
                 .max(0) as u32;
-            self.rack_on_ack(sh, seg, una_before, delivered);
-            self.rack_detect(sh, id);
+            let sample = self.rack_on_ack(sh, seg, una_before, delivered);
+            let lost = self.rack_detect(sh, id);
+            if self.cc.drives_recovery() {
+                self.rate_control(sh, sample, delivered, lost);
+            }
             let idle = self.snd_una == self.snd_nxt && !self.has(F_RECOVERY);
             if idle && !self.rack.as_ref().is_some_and(|r| r.holds_history()) {
                 self.rack = None;
@@ -954,9 +959,11 @@ impl Tcb {
                 self.rtx_nxt = ack;
                 self.rtx_end = ack + self.smss();
                 self.set(F_RTX_FORCE);
-                let cwnd = self.cc.cwnd();
-                let deflated = cwnd.saturating_sub(acked).saturating_add(mss).max(mss);
-                self.cc.set_cwnd(deflated);
+                if !self.cc.drives_recovery() {
+                    let cwnd = self.cc.cwnd();
+                    let deflated = cwnd.saturating_sub(acked).saturating_add(mss).max(mss);
+                    self.cc.set_cwnd(deflated);
+                }
                 sh.counters.mib.fast_retrans += 1;
             } else {
                 self.set(F_RESCUE_OK);
@@ -995,7 +1002,7 @@ impl Tcb {
     fn on_dupack(&mut self, sh: &mut Shared, newly_sacked: u32) {
         let mss = self.mss as u32;
         if self.has(F_RECOVERY) {
-            if !self.has(F_SACK) {
+            if !self.has(F_SACK) && !self.cc.drives_recovery() {
                 // RFC 6582 §3.2 step 3: inflate by one segment per dupack.
                 self.cc.set_cwnd(self.cc.cwnd().saturating_add(mss));
             }
@@ -1051,8 +1058,10 @@ impl Tcb {
             // Exactly one segment (one SMSS of payload), not the MSS that includes options.
             self.rtx_nxt = self.snd_una;
             self.rtx_end = self.snd_una + self.smss();
-            let ss = self.cc.ssthresh();
-            self.cc.set_cwnd(ss.saturating_add(3 * mss));
+            if !self.cc.drives_recovery() {
+                let ss = self.cc.ssthresh();
+                self.cc.set_cwnd(ss.saturating_add(3 * mss));
+            }
         }
     }
 
@@ -1782,6 +1791,8 @@ impl Tcb {
             }
         }
 
+        self.check_app_limited();
+
         // 3. Window update worth sending (the app read data out of a window that had closed).
         if self.has(F_RWND_LIMITED) && !self.has(F_ACK_NOW) && self.delack_segs == 0 {
             let cur = if self.rcv_adv.gt(self.rcv_nxt) {
@@ -2078,13 +2089,21 @@ impl Tcb {
 
     /// Every (re)transmission of data on a SACK connection is recorded for RACK, and counted
     /// for PRR (prr_out) and for undo.
+    /// A rate-based controller stamps every transmission, SACK or not.
     fn rack_on_send(&mut self, sh: &Shared, seq: SeqNum, len: usize, rtx: bool) {
-        if !self.has(F_SACK) || len == 0 {
+        if (!self.has(F_SACK) && !self.cc.drives_recovery()) || len == 0 {
             return;
         }
         let recovering = self.has(F_RECOVERY);
+        let now = us32(sh.now);
+        let idle = self.snd_una == self.snd_nxt;
+        let stamp = self
+            .cc
+            .rate_mut()
+            .map(|r| r.on_send(now, idle))
+            .unwrap_or_default();
         let r = self.rack.get_or_insert_with(|| Box::new(Rack::new(seq)));
-        r.on_send(seq, seq + len, us32(sh.now), rtx);
+        r.on_send(seq, seq + len, now, rtx, stamp);
         if recovering {
             r.prr.out = r.prr.out.saturating_add(len as u32);
         }
@@ -2095,14 +2114,25 @@ impl Tcb {
 
     /// An acceptable ACK on a SACK connection: D-SACK (RFC 2883 §4: widen RACK's reordering
     /// window, undo a reduction all of whose retransmissions proved needless), RACK's record
-    /// of what was delivered, and PRR's window for this ACK (RFC 6937 §3.1).
-    fn rack_on_ack(&mut self, sh: &mut Shared, seg: &TcpRepr, una_before: SeqNum, delivered: u32) {
+    /// of what was delivered, and PRR's window for this ACK (RFC 6937 §3.1). Returns the ACK's
+    /// delivery rate sample when the congestion control takes one.
+    fn rack_on_ack(
+        &mut self,
+        sh: &mut Shared,
+        seg: &TcpRepr,
+        una_before: SeqNum,
+        delivered: u32,
+    ) -> Option<Sample> {
         let now = us32(sh.now);
         let min_rtt = self.rtt.min_rtt_us();
-        let blocks = seg.options.sack.as_slice();
+        let blocks = if self.has(F_SACK) {
+            seg.options.sack.as_slice()
+        } else {
+            &[]
+        };
         let recovering = self.has(F_RECOVERY);
         let smss = self.smss();
-        let Some(r) = self.rack.as_mut() else { return };
+        let r = self.rack.as_mut()?;
         if let Some((_, end)) = Scoreboard::dsack(una_before, blocks) {
             sh.counters.mib.dsack_recv += 1;
             r.on_dsack(self.snd_una, self.snd_nxt);
@@ -2111,8 +2141,7 @@ impl Tcb {
                 r.undo_retrans -= 1;
                 if r.undo_retrans == 0 {
                     if let Some(prior) = r.undo.take() {
-                        if prior.cwnd() > self.cc.cwnd() {
-                            self.cc = prior;
+                        if self.cc.undo(prior) {
                             sh.counters.mib.cwnd_undo += 1;
                             r.undone = recovering;
                         }
@@ -2121,10 +2150,16 @@ impl Tcb {
             }
         }
         let sb = self.sb.as_deref();
-        r.on_ack(self.snd_una, now, min_rtt, |a, b| {
+        let mut gather = Gather::default();
+        let rate = self.cc.rate_mut().map(|rate| (rate, &mut gather));
+        r.on_ack(self.snd_una, now, min_rtt, rate, |a, b| {
             sb.is_some_and(|sb| sb.covers(a, b))
         });
-        if recovering && !r.undone {
+        let sample = self
+            .cc
+            .rate_mut()
+            .and_then(|rate| rate.finish(&gather, min_rtt));
+        if recovering && !r.undone && !self.cc.drives_recovery() {
             r.prr.delivered = r.prr.delivered.saturating_add(delivered);
             let pipe = sb.map_or(self.snd_nxt - self.snd_una, |sb| {
                 pipe_with_rack(self.snd_una, self.snd_nxt, self.high_rxt, sb, Some(r), smss)
@@ -2132,18 +2167,66 @@ impl Tcb {
             let cnt = r.prr.sndcnt(pipe, self.cc.ssthresh(), delivered, smss);
             self.cc.set_cwnd(pipe.saturating_add(cnt));
         }
+        sample
+    }
+
+    /// A rate-based controller's view of one ACK: what it delivered and lost, what is still in
+    /// the network (RFC 6675 pipe with SACK), and the loss state (Linux's `icsk_ca_state`:
+    /// recovery, or after an RTO until SND.UNA passes what was outstanding at it).
+    fn rate_control(&mut self, sh: &Shared, sample: Option<Sample>, acked: u32, lost: u32) {
+        let smss = self.smss();
+        let in_flight = match self.sb.as_deref() {
+            Some(sb) if self.has(F_SACK) => self.pipe(sb, smss),
+            _ => self.in_flight(),
+        };
+        let ca = if self.has(F_RECOVERY) {
+            CaState::Recovery
+        } else if self.snd_una.lt(self.recover) {
+            CaState::Loss
+        } else {
+            CaState::Open
+        };
+        let info = AckInfo {
+            acked,
+            lost: lost.saturating_mul(smss),
+            in_flight,
+            ca,
+        };
+        self.cc.on_delivery(sh.now, sample, info);
+    }
+
+    /// Linux's `tcp_rate_check_app_limited`: nothing (or less than a segment) left to send,
+    /// nothing to resend and room in cwnd, so the next rate samples measure the application.
+    fn check_app_limited(&mut self) {
+        if !self.cc.drives_recovery() || self.has(F_LOSS | F_RTX_FORCE) {
+            return;
+        }
+        let unsent = if self.snd_nxt.lt(self.data_end()) {
+            self.data_end() - self.snd_nxt
+        } else {
+            0
+        };
+        let flight = self.in_flight();
+        if unsent < self.smss() && flight < self.cc.cwnd() {
+            if let Some(r) = self.cc.rate_mut() {
+                r.mark_app_limited(flight);
+            }
+        }
     }
 
     /// RACK loss detection (RFC 8985 §6.2 step 5) after an ACK or when the reordering timer
     /// fires: segments found lost start recovery (or are resent within it), and segments that
     /// may yet be found lost arm the reordering timer.
-    fn rack_detect(&mut self, sh: &mut Shared, id: SlotId) {
-        if self.has(F_LOSS) || self.snd_una == self.snd_nxt {
-            return;
+    /// Returns how many segments were newly found lost.
+    fn rack_detect(&mut self, sh: &mut Shared, id: SlotId) -> u32 {
+        if !self.has(F_SACK) || self.has(F_LOSS) || self.snd_una == self.snd_nxt {
+            return 0;
         }
         let smss = self.smss();
         let recovering = self.has(F_RECOVERY);
-        let Some(r) = self.rack.as_mut() else { return };
+        let Some(r) = self.rack.as_mut() else {
+            return 0;
+        };
         let srtt = self
             .rtt
             .srtt()
@@ -2169,6 +2252,7 @@ impl Tcb {
                 self.arm_rtx(sh, id, RTX_REO, wait);
             }
         }
+        lost
     }
 
     /// Queues our FIN (app close / shutdown): the state moves at once (RFC 9293 §3.10.4).
@@ -2193,6 +2277,7 @@ impl Tcb {
                 .as_ref()
                 .map_or(0, |_| core::mem::size_of::<Scoreboard>())
             + self.rack.as_ref().map_or(0, |r| r.heap_bytes())
+            + self.cc.heap_bytes()
     }
 }
 

@@ -1,5 +1,6 @@
-//! Congestion control: NewReno (RFC 5681) and CUBIC (RFC 9438), selected per connection and
-//! stored inline (enum dispatch, no allocation). Loss *detection* and recovery bookkeeping live
+//! Congestion control: NewReno (RFC 5681), CUBIC (RFC 9438) and BBR (v1, window part; see
+//! `bbr`), selected per connection (enum dispatch; NewReno and CUBIC inline, BBR's larger state
+//! boxed so that connections not using it do not pay for it). Loss *detection* and recovery bookkeeping live
 //! in the connection; this module only decides the window.
 //!
 //! All windows are in bytes. The caller drives recovery: on entering fast recovery it calls
@@ -7,17 +8,22 @@
 //! inflation itself with `set_cwnd` (ssthresh + 3*SMSS, +SMSS per further dupack, partial-ACK
 //! deflation); `on_recovery_exit` deflates to ssthresh. `on_ack` is for ACKs outside recovery.
 
+pub mod bbr;
 pub mod cubic;
 pub mod newreno;
+pub mod rate;
 
 use crate::time::Instant;
+use bbr::{AckInfo, Bbr};
 use core::time::Duration;
+use rate::{Rate, Sample};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum CcKind {
     NewReno,
     #[default]
     Cubic,
+    Bbr,
 }
 
 impl core::str::FromStr for CcKind {
@@ -26,8 +32,9 @@ impl core::str::FromStr for CcKind {
         match s {
             "newreno" | "reno" => Ok(CcKind::NewReno),
             "cubic" => Ok(CcKind::Cubic),
+            "bbr" => Ok(CcKind::Bbr),
             _ => Err(format!(
-                "unknown congestion control {s:?} (expected newreno or cubic)"
+                "unknown congestion control {s:?} (expected newreno, cubic or bbr)"
             )),
         }
     }
@@ -68,6 +75,7 @@ fn app_limited(cwnd: u32, in_flight: u32, bytes_acked: u32) -> bool {
 pub enum Cc {
     NewReno(newreno::NewReno),
     Cubic(cubic::Cubic),
+    Bbr(Box<Bbr>),
 }
 
 impl Cc {
@@ -76,12 +84,14 @@ impl Cc {
         match kind {
             CcKind::NewReno => Cc::NewReno(newreno::NewReno::new(mss, iw_segments)),
             CcKind::Cubic => Cc::Cubic(cubic::Cubic::new(mss, iw_segments)),
+            CcKind::Bbr => Cc::Bbr(Box::new(Bbr::new(mss, iw_segments))),
         }
     }
     pub fn kind(&self) -> CcKind {
         match self {
             Cc::NewReno(_) => CcKind::NewReno,
             Cc::Cubic(_) => CcKind::Cubic,
+            Cc::Bbr(_) => CcKind::Bbr,
         }
     }
     #[inline]
@@ -89,17 +99,65 @@ impl Cc {
         match self {
             Cc::NewReno(c) => c.cwnd(),
             Cc::Cubic(c) => c.cwnd(),
+            Cc::Bbr(c) => c.cwnd(),
         }
     }
+    /// BBR has no slow-start threshold (Linux reports it as infinite).
     #[inline]
     pub fn ssthresh(&self) -> u32 {
         match self {
             Cc::NewReno(c) => c.ssthresh(),
             Cc::Cubic(c) => c.ssthresh(),
+            Cc::Bbr(_) => u32::MAX,
         }
     }
     pub fn in_slow_start(&self) -> bool {
-        self.cwnd() < self.ssthresh()
+        match self {
+            Cc::Bbr(c) => c.mode() == bbr::Mode::Startup,
+            _ => self.cwnd() < self.ssthresh(),
+        }
+    }
+    /// BBR sets the window on every ACK itself, in recovery too: the caller's PRR and NewReno
+    /// inflation do not apply (as Linux skips them for a `cong_control` module).
+    #[inline]
+    pub fn drives_recovery(&self) -> bool {
+        matches!(self, Cc::Bbr(_))
+    }
+    /// The delivery counters to stamp transmissions with, for a rate-based controller.
+    #[inline]
+    pub fn rate_mut(&mut self) -> Option<&mut Rate> {
+        match self {
+            Cc::Bbr(c) => Some(&mut c.rate),
+            _ => None,
+        }
+    }
+    /// Every acceptable ACK, in recovery or not, with its rate sample (rate-based control only;
+    /// the others take `on_ack`).
+    pub fn on_delivery(&mut self, now: Instant, sample: Option<Sample>, info: AckInfo) {
+        if let Cc::Bbr(c) = self {
+            c.on_ack(now, sample, info);
+        }
+    }
+    /// A reduction all of whose retransmissions proved needless (RFC 3708): back to `prior`,
+    /// the state before it. Loss-based control takes it back whole; BBR keeps its model and
+    /// counters (they moved on since) and takes only the larger window. Returns whether the
+    /// window grew.
+    pub fn undo(&mut self, prior: Cc) -> bool {
+        if prior.cwnd() <= self.cwnd() {
+            return false;
+        }
+        match self {
+            Cc::Bbr(c) => c.undo(prior.cwnd()),
+            _ => *self = prior,
+        }
+        true
+    }
+    /// Heap bytes owned (BBR's boxed state).
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Cc::Bbr(_) => core::mem::size_of::<Bbr>(),
+            _ => 0,
+        }
     }
     /// New data acknowledged outside recovery: grow (slow start / congestion avoidance).
     /// `in_flight` is bytes outstanding before this ACK; growth is skipped when the sender was
@@ -126,6 +184,7 @@ impl Cc {
         match self {
             Cc::NewReno(c) => c.on_ack(bytes_acked),
             Cc::Cubic(c) => c.on_ack(now, bytes_acked),
+            Cc::Bbr(_) => {}
         }
     }
     /// Loss detected by dupacks/SACK: reduce ssthresh and set cwnd for fast recovery.
@@ -135,6 +194,7 @@ impl Cc {
         match self {
             Cc::NewReno(c) => c.on_congestion_event(in_flight),
             Cc::Cubic(c) => c.on_congestion_event(in_flight),
+            Cc::Bbr(c) => c.on_congestion_event(),
         }
     }
     /// Retransmission timeout: ssthresh reduced, cwnd to one segment (loss window).
@@ -145,6 +205,7 @@ impl Cc {
         match self {
             Cc::NewReno(c) => c.on_rto(in_flight),
             Cc::Cubic(c) => c.on_rto(in_flight),
+            Cc::Bbr(c) => c.on_rto(),
         }
     }
     /// Full ACK ended recovery: cwnd deflated to ssthresh (RFC 6582 §3.2 step 3).
@@ -153,6 +214,7 @@ impl Cc {
         match self {
             Cc::NewReno(c) => c.on_recovery_exit(),
             Cc::Cubic(c) => c.on_recovery_exit(),
+            Cc::Bbr(_) => {}
         }
     }
     /// Sets cwnd directly (window inflation/deflation during NewReno recovery). Floored at one
@@ -161,6 +223,7 @@ impl Cc {
         match self {
             Cc::NewReno(c) => c.set_cwnd(cwnd),
             Cc::Cubic(c) => c.set_cwnd(cwnd),
+            Cc::Bbr(c) => c.set_cwnd(cwnd),
         }
     }
     /// MSS changed after negotiation. Before any ACK the initial window is recomputed as
@@ -169,6 +232,7 @@ impl Cc {
         match self {
             Cc::NewReno(c) => c.set_mss(mss),
             Cc::Cubic(c) => c.set_mss(mss),
+            Cc::Bbr(c) => c.set_mss(mss),
         }
     }
 }

@@ -24,7 +24,7 @@ fn round(cc: &mut Cc, now: &mut Instant, rtt: Duration, ack_size: u32) {
 fn cubic(c: &Cc) -> &cubic::Cubic {
     match c {
         Cc::Cubic(c) => c,
-        Cc::NewReno(_) => panic!("not cubic"),
+        _ => panic!("not cubic"),
     }
 }
 
@@ -32,7 +32,7 @@ fn cubic(c: &Cc) -> &cubic::Cubic {
 
 #[test]
 fn rfc6928_initial_window_and_infinite_ssthresh() {
-    for kind in [CcKind::NewReno, CcKind::Cubic] {
+    for kind in [CcKind::NewReno, CcKind::Cubic, CcKind::Bbr] {
         let cc = Cc::new(kind, 1460, 10);
         assert_eq!(cc.kind(), kind);
         assert_eq!(cc.cwnd(), 14_600);

@@ -1268,40 +1268,6 @@ fn out_of_order_pure_fin_waits_for_in_order_data_rfc9293_3_10_7_4() {
     assert_eq!(h.engine.counters().states.get(State::CloseWait), 1);
 }
 
-#[test]
-fn sack_recovery_rescues_a_lost_tail_after_a_partial_ack_rfc6675_4_nextseg_rule_4() {
-    const M: u32 = 1460;
-    let app = Recorder {
-        greeting: vec![7u8; 5 * M as usize],
-        ..Recorder::default()
-    };
-    let mut h = harness(app, cfg());
-    let mut syn = seg(PEER_PORT, PORT, SYN, PEER_ISS, 0, 65535);
-    syn.options.mss = Some(M as u16);
-    syn.options.sack_permitted = true;
-    let out = h.send(&syn, &[]);
-    let iss = out[0].0.seq.0;
-    let at = |i: u32| iss.wrapping_add(1 + i * M);
-    let out = h.send(&seg(PEER_PORT, PORT, ACK, PEER_ISS + 1, at(0), 65535), &[]);
-    assert_eq!(out.len(), 5, "the greeting in five segments");
-    // Segments 0 and 4 are lost; 1, 2, 3 arrive and are SACKed.
-    let mut fast = Vec::new();
-    for k in 2..=4 {
-        let mut a = seg(PEER_PORT, PORT, ACK, PEER_ISS + 1, at(0), 65535);
-        a.options.sack.push(SeqNum(at(1)), SeqNum(at(k)));
-        fast = h.send(&a, &[]);
-    }
-    assert_eq!(fast.len(), 1, "fast retransmit: {fast:?}");
-    assert_eq!(fast[0].0.seq, SeqNum(at(0)));
-    // The retransmission fills the hole: a partial ACK with nothing SACKed above it. The tail
-    // cannot be "lost" by SACK evidence, so only the rescue keeps it from waiting for the RTO.
-    let out = h.send(&seg(PEER_PORT, PORT, ACK, PEER_ISS + 1, at(4), 65535), &[]);
-    assert_eq!(out.len(), 1, "rescue retransmission: {out:?}");
-    assert_eq!(out[0].0.seq, SeqNum(at(4)));
-    assert_eq!(out[0].1.len(), M as usize);
-    assert_eq!(h.engine.counters().mib.timeouts, 0);
-}
-
 /// Passive open from `peer_port`, the app closes after one byte, the peer ACKs our FIN and
 /// sends its own: the connection ends in TIME_WAIT (or is counted as overflow).
 fn close_into_time_wait(h: &mut Harness<Recorder>, peer_port: u16) {

@@ -257,7 +257,7 @@ fn lossy_each_way_with(
     };
     eprintln!(
         "{:?}, {:.0}% loss, {} MB each way: sim {:?}, RTOs {} (client {} server {}), retransmitted {}, \
-         frames {}, fast retransmits {}, TLPs {}",
+         frames {}, fast retransmits {}, TLPs {}, RACK losses {}, D-SACKs received {}, lost on the wire {}",
         cfg(CLIENT_IP, 2).tcp.cc,
         p * 100.0,
         total >> 20,
@@ -269,6 +269,9 @@ fn lossy_each_way_with(
         run.frames,
         ma.fast_retrans + mb.fast_retrans,
         ma.tlp_probes + mb.tlp_probes,
+        ma.rack_lost + mb.rack_lost,
+        ma.dsack_recv + mb.dsack_recv,
+        pair.ab.stats.lost + pair.ba.stats.lost,
     );
     run
 }

@@ -83,6 +83,9 @@ pub struct Rack {
     have: bool,
     /// RACK.rtt: the RTT of that segment, microseconds.
     rtt_us: u32,
+    /// The smallest RTT of a segment sent once and delivered by the last ACK, microseconds:
+    /// a precise sample for min_RTT (None: that ACK delivered no such segment).
+    pub last_min_rtt_us: Option<u32>,
     /// Highest delivered sequence (RACK.fack), to see reordering.
     fack: SeqNum,
     /// RACK.reordering_seen.
@@ -227,6 +230,7 @@ impl Rack {
         mut rate: Option<(&mut Rate, &mut Gather)>,
         mut is_sacked: impl FnMut(SeqNum, SeqNum) -> bool,
     ) {
+        self.last_min_rtt_us = None;
         let mut sampled = |s: &Seg, start: SeqNum| {
             if let Some((r, g)) = rate.as_mut() {
                 let rtx = s.flags & RTX != 0;
@@ -269,6 +273,9 @@ impl Rack {
             self.fack = s.end;
         }
         let rtt = now_us.wrapping_sub(s.xmit);
+        if s.flags & RTX == 0 {
+            self.last_min_rtt_us = Some(self.last_min_rtt_us.map_or(rtt, |m| m.min(rtt)));
+        }
         // An ACK sooner than min_rtt after a retransmission is presumed for the original.
         // RFC 8985 §6.2 step 2 also skips a resend whose TSval is newer than the ACK's TSecr;
         // that is not applied (Linux's tcp_rack_advance does not either): an RFC 7323 §4.3

@@ -25,7 +25,7 @@ pub struct RttEstimator {
     min_us: u64,
     max_us: u64,
     backoff: u32,
-    /// Smallest sample seen, µs (u32::MAX before any): RACK's min_RTT (RFC 8985 §6.2).
+    /// Smallest precise sample seen, µs (u32::MAX before any): RACK's min_RTT (RFC 8985 §6.2).
     min_rtt_us: u32,
 }
 
@@ -50,9 +50,29 @@ impl RttEstimator {
         }
     }
 
+    /// A sample timed to the microsecond (a timed segment, RACK's delivery of a segment sent
+    /// once): it feeds SRTT and min_RTT.
     pub fn sample(&mut self, rtt: Duration) {
         let us = dur_to_us(rtt).min(MAX_SAMPLE_US);
-        self.min_rtt_us = self.min_rtt_us.min(us.min(u32::MAX as u64) as u32);
+        self.note_min_rtt_us(us.min(u32::MAX as u64) as u32);
+        self.smooth(us);
+    }
+
+    /// A sample from the timestamp echo, whole milliseconds: it feeds SRTT only. Below 1 ms it
+    /// reads 0, and a min_RTT of 0 would disarm RACK's test for an ACK of an earlier
+    /// transmission (RFC 8985 §6.2 step 2), so every late ACK of an original would count as
+    /// the delivery of its retransmission and mark the whole flight sent before it lost.
+    pub fn sample_coarse(&mut self, rtt: Duration) {
+        self.smooth(dur_to_us(rtt).min(MAX_SAMPLE_US));
+    }
+
+    /// A delivery RTT measured to the microsecond, for min_RTT alone. Never below 1 µs: a
+    /// segment sent and acknowledged within one poll of the cached clock reads 0.
+    pub fn note_min_rtt_us(&mut self, us: u32) {
+        self.min_rtt_us = self.min_rtt_us.min(us.max(1));
+    }
+
+    fn smooth(&mut self, us: u64) {
         let r = us << FRAC_SHIFT;
         match self.srtt {
             None => {
@@ -175,6 +195,24 @@ mod tests {
         assert_eq!(e.srtt(), Some(us(110_937) + Duration::from_nanos(500)));
         // 110.9375 + 200 = 310.9375 ms, rounded up to the µs.
         assert_eq!(e.rto(), us(310_938));
+    }
+
+    /// RFC 8985 §6.2's min_RTT comes from microsecond samples only: a timestamp echo of 0 ms
+    /// smooths SRTT like any sample but leaves min_RTT alone, and a precise 0 reads 1 us.
+    #[test]
+    fn coarse_samples_feed_srtt_but_not_min_rtt() {
+        let mut e = est();
+        e.sample_coarse(ms(0));
+        assert_eq!(e.srtt(), Some(ms(0)));
+        assert_eq!(e.min_rtt_us(), u32::MAX);
+        e.sample(us(500));
+        assert_eq!(e.min_rtt_us(), 500);
+        e.sample_coarse(ms(0));
+        assert_eq!(e.min_rtt_us(), 500);
+        e.note_min_rtt_us(120);
+        assert_eq!(e.min_rtt_us(), 120);
+        e.note_min_rtt_us(0);
+        assert_eq!(e.min_rtt_us(), 1);
     }
 
     #[test]

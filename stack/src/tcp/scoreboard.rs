@@ -202,19 +202,7 @@ impl Scoreboard {
         high_rxt: SeqNum,
         smss: u32,
     ) -> Option<(SeqNum, u32)> {
-        self.first_hole(snd_una, snd_nxt, high_rxt, smss, true)
-    }
-
-    /// RFC 6675 NextSeg() rule 3: like [`Scoreboard::next_lost`] but without the IsLost
-    /// condition. The caller uses it only when rules 1 and 2 (new data) yield nothing.
-    pub fn next_unsacked(
-        &self,
-        snd_una: SeqNum,
-        snd_nxt: SeqNum,
-        high_rxt: SeqNum,
-        smss: u32,
-    ) -> Option<(SeqNum, u32)> {
-        self.first_hole(snd_una, snd_nxt, high_rxt, smss, false)
+        self.first_hole(snd_una, snd_nxt, high_rxt, smss)
     }
 
     fn first_hole(
@@ -223,7 +211,6 @@ impl Scoreboard {
         snd_nxt: SeqNum,
         high_rxt: SeqNum,
         smss: u32,
-        must_be_lost: bool,
     ) -> Option<(SeqNum, u32)> {
         if snd_nxt.le(snd_una) || smss == 0 {
             return None;
@@ -243,7 +230,7 @@ impl Scoreboard {
         for (i, (s, e)) in self.clamped(snd_una, snd_nxt).enumerate() {
             let start = hole_start.max(from);
             if start.lt(s) {
-                if must_be_lost && !lost(n - i as u64, bytes_above, smss) {
+                if !lost(n - i as u64, bytes_above, smss) {
                     // IsLost only weakens going up: no higher hole is lost either.
                     return None;
                 }
@@ -495,20 +482,11 @@ mod tests {
             );
             // Above the highest SACK nothing qualifies (rule 1.b).
             assert_eq!(sb.next_lost(una, nxt, s(base, 250), SMSS), None);
-            assert_eq!(sb.next_unsacked(una, nxt, s(base, 250), SMSS), None);
 
-            // A hole not yet lost is skipped by rule 1 but offered by rule 3.
+            // A hole not yet lost is skipped by rule 1.
             let mut sb = Scoreboard::new(8);
             sb.on_sack(una, nxt, &blocks(base, &[(100, 200), (300, 400)]));
             assert_eq!(sb.next_lost(una, nxt, una, SMSS), None);
-            assert_eq!(
-                sb.next_unsacked(una, nxt, una, SMSS),
-                Some((s(base, 0), 100))
-            );
-            assert_eq!(
-                sb.next_unsacked(una, nxt, s(base, 150), SMSS),
-                Some((s(base, 200), 100))
-            );
             sb.on_sack(una, nxt, &blocks(base, &[(500, 510)]));
             assert_eq!(sb.next_lost(una, nxt, una, SMSS), Some((s(base, 0), 100)));
             // 200..300 has only two ranges (110 bytes) above: not lost.
@@ -660,16 +638,15 @@ mod tests {
             proptest::prop_assert_eq!(sb.pipe(una, nxt, hr, smss), want_pipe);
 
             let highest = held.iter().rposition(|&h| h).map_or(0, |p| p + 1);
-            let pick = |need_lost: bool| {
+            let pick = || {
                 (high_rxt as usize..highest)
-                    .find(|&o| !held[o] && (!need_lost || model_is_lost(&held, o, smss)))
+                    .find(|&o| !held[o] && model_is_lost(&held, o, smss))
                     .map(|o| {
                         let end = (o..highest).find(|&e| held[e]).unwrap_or(highest);
                         (s(base, o as u32), ((end - o) as u32).min(smss))
                     })
             };
-            proptest::prop_assert_eq!(sb.next_lost(una, nxt, hr, smss), pick(true));
-            proptest::prop_assert_eq!(sb.next_unsacked(una, nxt, hr, smss), pick(false));
+            proptest::prop_assert_eq!(sb.next_lost(una, nxt, hr, smss), pick());
         }
     }
 }

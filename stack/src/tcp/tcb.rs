@@ -83,11 +83,6 @@ pub(crate) const F_DELACK_DUE: u32 = 1 << 24;
 pub(crate) const F_RWND_LIMITED: u32 = 1 << 28;
 /// The peer's FIN arrived beyond a hole; it is processed at `peer_fin_seq` once the hole fills.
 pub(crate) const F_OOO_FIN: u32 = 1 << 29;
-/// This SACK recovery already spent its rescue retransmission (RFC 6675 §4 NextSeg rule 4).
-pub(crate) const F_RESCUED: u32 = 1 << 30;
-/// A partial ACK arrived in this SACK recovery: the rescue may go out. Waiting for one keeps
-/// a tail that is merely not yet SACKed from being resent on entry to recovery.
-pub(crate) const F_RESCUE_OK: u32 = 1 << 31;
 
 // What the single "rtx" timer slot is armed for (like Linux's icsk_pending).
 pub(crate) const RTX_NONE: u8 = 0;
@@ -118,6 +113,10 @@ const PMTU_EXPIRES_MS: u32 = 600_000;
 const DEFAULT_PEER_MSS: u16 = 536;
 /// RFC 5681 §3.2 DupThresh.
 const DUP_THRESH: u8 = 3;
+/// SACKed ranges the sender remembers. Each hole in flight splits one: a large window through
+/// 5% loss holds 15-20 of them, and a range forgotten is a run of delivered bytes resent (and
+/// D-SACKed). 256 ranges are 2 KiB at most, grown only as holes appear.
+const SACK_SCOREBOARD_RANGES: usize = 256;
 
 /// Why we would answer a segment that failed validation; each has its Linux MIB counter for
 /// the answers the per-connection limit holds back.
@@ -877,7 +876,7 @@ impl Tcb {
         if blocks.is_empty() || !self.has(F_SACK) {
             return 0;
         }
-        let max = 16usize;
+        let max = SACK_SCOREBOARD_RANGES;
         let sb = self
             .sb
             .get_or_insert_with(|| Box::new(Scoreboard::new(max)));
@@ -917,7 +916,7 @@ impl Tcb {
         if self.has(F_RTT_TIMING) && ack.gt(self.rtt_seq) {
             self.clear(F_RTT_TIMING);
             let us = us32(sh.now).wrapping_sub(self.rtt_start);
-            sample = Some(Duration::from_micros(us as u64));
+            self.rtt.sample(Duration::from_micros(us as u64));
         } else if self.has(F_TS) {
             if let Some((_, tsecr)) = seg.options.timestamp {
                 if tsecr != 0 {
@@ -931,7 +930,7 @@ impl Tcb {
             }
         }
         if let Some(rtt) = sample {
-            self.rtt.sample(rtt);
+            self.rtt.sample_coarse(rtt);
         }
         self.retries = 0;
         self.rtt.reset_backoff();
@@ -965,8 +964,6 @@ impl Tcb {
                     self.cc.set_cwnd(deflated);
                 }
                 sh.counters.mib.fast_retrans += 1;
-            } else {
-                self.set(F_RESCUE_OK);
             }
         } else {
             self.dupacks = 0;
@@ -1052,7 +1049,6 @@ impl Tcb {
         if self.has(F_SACK) {
             sh.counters.mib.sack_recoveries += 1;
             self.high_rxt = self.snd_una;
-            self.clear(F_RESCUED | F_RESCUE_OK);
         } else {
             sh.counters.mib.reno_recoveries += 1;
             // Exactly one segment (one SMSS of payload), not the MSS that includes options.
@@ -1837,6 +1833,11 @@ impl Tcb {
         seq: SeqNum,
         smss: usize,
     ) -> bool {
+        debug_assert!(
+            seq.ge(self.snd_una),
+            "retransmission of {seq:?} below SND.UNA {:?}",
+            self.snd_una
+        );
         // Never past SND.NXT: a retransmission of a short segment must not carry bytes that
         // were never sent (the peer would ACK beyond SND.NXT, which we must refuse).
         let data_end = self.data_end();
@@ -1907,37 +1908,14 @@ impl Tcb {
                 }
                 continue;
             }
-            // Rule 2: new data is sent by the caller's new-data step.
-            if self.new_data_allowed(smss as u32) {
-                break;
-            }
-            // Rule 3: an un-SACKed hole below the highest SACK, lost or not.
-            let hole = self.sb.as_ref().and_then(|sb| {
-                sb.next_unsacked(self.snd_una, self.snd_nxt, self.high_rxt, smss as u32)
-            });
-            if let Some((seq, _)) = hole {
-                if !self.retransmit_one(sh, tx, seq, smss) {
-                    break;
-                }
-                continue;
-            }
-            // Rule 4: one rescue retransmission per recovery, of the segment holding the
-            // highest un-SACKed octet: a lost tail has no SACKs above it to make it "lost",
-            // and without this only the RTO would repair it.
-            if self.has(F_RESCUED) || !self.has(F_RESCUE_OK) {
-                break;
-            }
-            let Some(top) = self.highest_unsacked_end() else {
-                break;
-            };
-            self.set(F_RESCUED);
-            let start = self.last_segment_start(sh, top, smss as u32);
-            // HighRxt must not move (rule 4), and pipe does not count the rescue.
-            let high_rxt = self.high_rxt;
-            let rtx_nxt = self.rtx_nxt;
-            self.retransmit_one(sh, tx, start, (top - start) as usize);
-            self.high_rxt = high_rxt;
-            self.rtx_nxt = rtx_nxt;
+            // Rule 2: new data is sent by the caller's new-data step. Rules 3 (an un-SACKed
+            // hole, lost or not) and 4 (a rescue of the tail) are left to RACK, which every
+            // SACK connection runs, as Linux does (RFC 8985 §1 replaces DupThresh-style
+            // guessing): an un-SACKed segment RACK has not found lost is in flight, only its
+            // SACK is late; a window larger than the flight (BBR's, or any while the
+            // application has nothing new) resent the whole flight once by rule 3, and rule 4
+            // resent the tail on every partial ACK, each copy D-SACKed. A lost tail is found
+            // once a retransmission sent after it is delivered (RFC 8985 §6.2).
             break;
         }
     }
@@ -1955,8 +1933,8 @@ impl Tcb {
     }
 
     /// Where a resent segment ending at `top` starts. Sized by that segment's own options, so
-    /// that it still ends at `top` when SACK blocks shorten it: the probe and the rescue exist
-    /// to learn whether the tail arrived (RFC 8985 §7.3, RFC 6675 §4 rule 4).
+    /// that it still ends at `top` when SACK blocks shorten it: the probe exists to learn
+    /// whether the tail arrived (RFC 8985 §7.3).
     fn last_segment_start(&self, sh: &Shared, top: SeqNum, smss: u32) -> SeqNum {
         let room = (self.payload_room(sh) as u32).clamp(1, smss);
         if (top - self.snd_una) > room {
@@ -2059,8 +2037,8 @@ impl Tcb {
         if !sent {
             if let Some(top) = self.highest_unsacked_end() {
                 let start = self.last_segment_start(sh, top, smss);
-                // Like the rescue retransmission, the probe moves neither HighRxt nor the
-                // go-back-N cursor.
+                // The probe moves neither HighRxt nor the go-back-N cursor (RFC 8985 §7.3:
+                // it is not a repair of a known loss).
                 let (high_rxt, rtx_nxt) = (self.high_rxt, self.rtx_nxt);
                 self.retransmit_one(sh, tx, start, (top - start) as usize);
                 self.high_rxt = high_rxt;
@@ -2155,6 +2133,9 @@ impl Tcb {
         r.on_ack(self.snd_una, now, min_rtt, rate, |a, b| {
             sb.is_some_and(|sb| sb.covers(a, b))
         });
+        if let Some(us) = r.last_min_rtt_us {
+            self.rtt.note_min_rtt_us(us);
+        }
         let sample = self
             .cc
             .rate_mut()

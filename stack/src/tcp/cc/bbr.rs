@@ -25,9 +25,21 @@ const MIN_RTT_WIN: Duration = Duration::from_secs(10);
 const PROBE_RTT_TIME: Duration = Duration::from_millis(200);
 /// cwnd floor and PROBE_RTT's window, in segments.
 const MIN_SEGS: u32 = 4;
-/// Segments added to the target for ACK aggregation and delayed ACKs (Linux's quantisation
-/// budget of 3 send quanta).
-const QUANTA_SEGS: u32 = 3;
+/// Send quanta added to the target for bursts and delayed ACKs (Linux's quantisation budget).
+const QUANTA: u32 = 3;
+/// A send quantum: the bytes sent at the bottleneck rate in 1 ms (Linux's TSO goal at
+/// `sk_pacing_shift` 10), at least 2 and at most 127 segments, within a 64 KiB burst.
+const QUANTUM_MAX_BYTES: u64 = 65_535 - 1 - 320;
+const QUANTUM_MAX_SEGS: u64 = 127;
+/// Below 1.2 Mbit/s a quantum is one segment (Linux's `bbr_min_tso_rate`).
+const QUANTUM_MIN_RATE: u64 = 1_200_000 / 8;
+/// ACK aggregation (Linux's `bbr_update_ack_aggregation`): the largest excess of ACKed over
+/// expected bytes is kept over this many rounds (two windows of it), and the window it adds is
+/// at most the bytes of this much time at the bottleneck rate.
+const EXTRA_ACKED_ROUNDS: u8 = 5;
+const EXTRA_ACKED_MAX: Duration = Duration::from_millis(100);
+/// An aggregation epoch that has ACKed this much is restarted, however fast it went.
+const ACK_EPOCH_RESET_BYTES: u32 = 1 << 30;
 /// STARTUP ends after this many rounds without 25% bandwidth growth.
 const FULL_BW_ROUNDS: u8 = 3;
 
@@ -114,6 +126,48 @@ pub struct Bbr {
     full_bw_reached: bool,
     conservation: bool,
     prev_ca: CaState,
+    aggr: AckAggregation,
+}
+
+/// The ACKs a path bunches: bytes ACKed in an epoch beyond what the bottleneck rate explains.
+/// A path that holds ACKs back (delayed or compressed ACKs, a receiver that stops ACKing while
+/// its window is closed) needs that much more in flight to keep the bottleneck busy.
+#[derive(Clone, Copy, Debug, Default)]
+struct AckAggregation {
+    extra: [u32; 2],
+    idx: usize,
+    rounds: u8,
+    epoch_us: u32,
+    epoch_acked: u32,
+}
+
+impl AckAggregation {
+    fn get(&self) -> u32 {
+        self.extra[0].max(self.extra[1])
+    }
+    /// One ACK delivering `acked` bytes, the newest delivery at `delivered_us`.
+    fn update(&mut self, round_start: bool, bw: u64, acked: u32, delivered_us: u32, cwnd: u32) {
+        if round_start {
+            self.rounds = self.rounds.saturating_add(1);
+            if self.rounds >= EXTRA_ACKED_ROUNDS {
+                self.rounds = 0;
+                self.idx ^= 1;
+                self.extra[self.idx] = 0;
+            }
+        }
+        let epoch = u64::from(delivered_us.wrapping_sub(self.epoch_us));
+        let mut expected = (bw * epoch / 1_000_000).min(u64::from(u32::MAX)) as u32;
+        if self.epoch_acked <= expected
+            || self.epoch_acked.saturating_add(acked) >= ACK_EPOCH_RESET_BYTES
+        {
+            self.epoch_acked = 0;
+            self.epoch_us = delivered_us;
+            expected = 0;
+        }
+        self.epoch_acked = self.epoch_acked.saturating_add(acked);
+        let extra = (self.epoch_acked - expected.min(self.epoch_acked)).min(cwnd);
+        self.extra[self.idx] = self.extra[self.idx].max(extra);
+    }
 }
 
 /// What one ACK did, for [`Bbr::on_ack`].
@@ -151,6 +205,7 @@ impl Bbr {
             full_bw_reached: false,
             conservation: false,
             prev_ca: CaState::Open,
+            aggr: AckAggregation::default(),
         }
     }
     pub fn cwnd(&self) -> u32 {
@@ -215,11 +270,34 @@ impl Bbr {
         let bdp = self.bw.get() * u64::from(self.min_rtt_us) / 1_000_000;
         Some((bdp * gain_permille / 1000).min(u64::from(u32::MAX / 2)) as u32)
     }
+    /// Bytes in flight that keep the bottleneck busy at `gain_permille`: the gained BDP and
+    /// the quantisation budget (Linux's `bbr_inflight`).
     fn target_cwnd(&self, gain_permille: u64) -> u32 {
         match self.bdp(gain_permille) {
-            Some(b) => b.saturating_add(QUANTA_SEGS * self.mss),
+            Some(b) => b.saturating_add(QUANTA * self.send_quantum()),
             None => self.iw_segments.max(1).saturating_mul(self.mss),
         }
+    }
+    /// The window to grow toward: the target plus what ACK aggregation holds back, counted
+    /// once STARTUP is over (before, the high gain covers it).
+    fn cwnd_goal(&self) -> u32 {
+        let mut goal = self.target_cwnd(self.cwnd_gain());
+        if self.full_bw_reached && self.bdp(1000).is_some() {
+            let cap = self.bw.get() * EXTRA_ACKED_MAX.as_micros() as u64 / 1_000_000;
+            goal = goal.saturating_add(u64::from(self.aggr.get()).min(cap) as u32);
+        }
+        goal
+    }
+    fn send_quantum(&self) -> u32 {
+        let gain = match self.mode {
+            Mode::Startup => HIGH_GAIN_PERMILLE,
+            _ => 1000,
+        };
+        let rate = self.bw.get() * gain / 1000;
+        let min_segs = if rate < QUANTUM_MIN_RATE { 1 } else { 2 };
+        let mss = u64::from(self.mss);
+        let segs = ((rate / 1000).min(QUANTUM_MAX_BYTES) / mss).clamp(min_segs, QUANTUM_MAX_SEGS);
+        (segs * mss) as u32
     }
     fn cwnd_gain(&self) -> u64 {
         match self.mode {
@@ -233,6 +311,11 @@ impl Bbr {
         self.update_round(s);
         if let Some(s) = s {
             self.update_bw(s);
+            if a.acked > 0 && s.interval_us > 0 {
+                let at = self.rate.delivered_us();
+                self.aggr
+                    .update(self.round_start, self.bw.get(), a.acked, at, self.cwnd);
+            }
             self.check_full_bw(s);
         }
         self.check_drain(a.in_flight);
@@ -346,7 +429,7 @@ impl Bbr {
 
     fn set_cwnd_for(&mut self, a: AckInfo) {
         if a.acked > 0 && !self.recover_or_restore(a) {
-            let target = self.target_cwnd(self.cwnd_gain());
+            let target = self.cwnd_goal();
             if self.full_bw_reached {
                 self.cwnd = self.cwnd.saturating_add(a.acked).min(target);
             } else if self.cwnd < target
@@ -420,7 +503,31 @@ mod tests {
         assert_eq!(b.mode(), Mode::ProbeBw);
         assert_eq!(b.btl_bw(), BW);
         assert_eq!(b.min_rtt_us(), Some(RTT_US));
-        assert_eq!(b.cwnd(), 2 * BDP + QUANTA_SEGS * MSS);
+        // Twice the BDP, three quanta of 65 segments (1 ms at 100 MB/s is 100 kB, cut to the
+        // 65,214 B burst), and the largest ACK aggregation of the last 5-10 rounds.
+        assert_eq!(b.cwnd(), 2 * BDP + QUANTA * 65 * MSS + b.aggr.get());
+        // Evenly spaced ACKs aggregate nothing beyond the one ACK's bytes, once the rounds of
+        // STARTUP, whose bandwidth estimate lagged, have left the filter.
+        p.run(&mut b, 2000, BW);
+        assert_eq!(b.aggr.get(), MSS);
+        assert_eq!(b.cwnd(), 2 * BDP + QUANTA * 65 * MSS + MSS);
+    }
+
+    #[test]
+    fn acks_held_back_and_released_together_add_their_excess_to_the_window() {
+        let mut b = Bbr::new(MSS, 10);
+        let mut p = Path { now_us: 10_000 };
+        p.run(&mut b, 5000, BW);
+        let before = b.cwnd();
+        // 20 segments' ACKs held for 200 us, then released at once: the first starts a new
+        // epoch (the ACKs were slower than the rate), and the 20 kB come in no time at all.
+        p.now_us += 200;
+        for _ in 0..20 {
+            p.now_us -= 10;
+            p.ack(&mut b, MSS, BW, CaState::Open, 0);
+        }
+        assert_eq!(b.aggr.get(), 20 * MSS);
+        assert_eq!(b.cwnd(), before - MSS + 20 * MSS);
     }
 
     #[test]

@@ -75,6 +75,10 @@ impl Rate {
     pub fn delivered(&self) -> u32 {
         self.delivered
     }
+    /// When the newest delivery was seen (microseconds, wrapping).
+    pub fn delivered_us(&self) -> u32 {
+        self.delivered_us
+    }
 
     /// A transmission at `now_us`; `idle` when nothing was in flight before it, which restarts
     /// both intervals so an idle gap is not counted as delivery time (draft §3.2).

@@ -37,6 +37,17 @@ struct Seg {
     flags: u8,
     /// Delivery state at the last transmission, for rate sampling (zero when unused).
     stamp: TxStamp,
+    /// TSval of the last transmission (0 without timestamps).
+    tsval: u32,
+}
+
+/// One transmission, as [`Rack::on_send`] records it.
+#[derive(Clone, Copy, Debug)]
+pub struct Tx {
+    pub now_us: u32,
+    pub rtx: bool,
+    /// The TSval it carried (0 without timestamps).
+    pub tsval: u32,
 }
 
 /// RFC 6937 state for one recovery episode.
@@ -141,8 +152,13 @@ impl Rack {
             .min(srtt_us)
     }
 
-    /// A DSACK arrived (RFC 8985 §6.2 step 4): widen the window, once per round trip.
+    /// A DSACK arrived (RFC 8985 §6.2 step 4): widen the window, once per round trip. It also
+    /// counts as reordering seen (Linux's tcp_sacktag_one, for a retransmission D-SACKed): a
+    /// segment RACK called lost was only late, so in recovery too the window must stay open;
+    /// with a zero window one spurious resend, its original's late SACK counted for the resend,
+    /// marks every segment still queued behind it lost.
     pub fn on_dsack(&mut self, snd_una: SeqNum, snd_nxt: SeqNum) {
+        self.reordering_seen = true;
         if self.dsack_round_set && snd_una.ge(self.dsack_round) {
             self.dsack_round_set = false;
         }
@@ -186,7 +202,8 @@ impl Rack {
     }
 
     /// A (re)transmission of `[seq, end)` at `now_us`, with the connection's delivery `stamp`.
-    pub fn on_send(&mut self, seq: SeqNum, end: SeqNum, now_us: u32, rtx: bool, stamp: TxStamp) {
+    pub fn on_send(&mut self, seq: SeqNum, end: SeqNum, tx: Tx, stamp: TxStamp) {
+        let Tx { now_us, rtx, tsval } = tx;
         if !seq.lt(end) {
             return;
         }
@@ -200,6 +217,7 @@ impl Rack {
                     xmit: now_us,
                     flags: 0,
                     stamp,
+                    tsval,
                 });
             }
             return;
@@ -210,6 +228,7 @@ impl Rack {
             s.xmit = now_us;
             s.flags = (s.flags | RTX) & !LOST;
             s.stamp = stamp;
+            s.tsval = tsval;
             if s.end.ge(end) {
                 break;
             }
@@ -227,6 +246,7 @@ impl Rack {
         snd_una: SeqNum,
         now_us: u32,
         min_rtt_us: u32,
+        tsecr: Option<u32>,
         mut rate: Option<(&mut Rate, &mut Gather)>,
         mut is_sacked: impl FnMut(SeqNum, SeqNum) -> bool,
     ) {
@@ -244,7 +264,15 @@ impl Rack {
             self.segs.pop_front();
             if s.flags & DELIVERED == 0 {
                 sampled(&s, self.start);
-                self.delivered(&s, now_us, min_rtt_us);
+                // RFC 8985 §6.2 step 2: a cumulative ACK echoes the TSval of the segment that
+                // filled the hole (RFC 7323 §4.3), so an echo older than the resend says the
+                // original was delivered, however long after the resend the ACK came. On a
+                // queueing path (1-2 ms) min_RTT (tens of us) cannot tell them apart.
+                let for_original = s.flags & RTX != 0
+                    && tsecr.is_some_and(|e| (e.wrapping_sub(s.tsval) as i32) < 0);
+                if !for_original {
+                    self.delivered(&s, now_us, min_rtt_us);
+                }
             }
             self.start = s.end;
         }
@@ -385,6 +413,14 @@ impl Rack {
 mod tests {
     use super::*;
 
+    fn tx(now_us: u32, rtx: bool) -> Tx {
+        Tx {
+            now_us,
+            rtx,
+            tsval: 0,
+        }
+    }
+
     /// Straddles the sequence wrap.
     fn s(n: u32) -> SeqNum {
         SeqNum(u32::MAX - 250) + n
@@ -398,30 +434,33 @@ mod tests {
             r.on_send(
                 s(i * 100),
                 s(i * 100 + 100),
-                10_000 + i * 10,
-                false,
+                tx(10_000 + i * 10, false),
                 TxStamp::default(),
             );
         }
         // Segment 2 (sent at 10020) SACKed at 15000: RACK.rtt = 4980 µs.
-        r.on_ack(s(0), 15_000, 100, None, |a, b| a.ge(s(200)) && b.le(s(300)));
+        r.on_ack(s(0), 15_000, 100, None, None, |a, b| {
+            a.ge(s(200)) && b.le(s(300))
+        });
         // Not yet: RACK.rtt + reo_wnd = 5980 has not passed for segments 0 and 1.
         assert_eq!(r.detect_loss(15_000, 1000), (0, Some(980)));
         assert_eq!(r.next_lost(), None);
         assert_eq!(r.detect_loss(16_000, 1000).0, 2);
         assert_eq!(r.next_lost(), Some((s(0), 100)));
         // Segment 3 was sent after the delivered one: not lost.
-        r.on_send(s(0), s(100), 17_000, true, TxStamp::default());
+        r.on_send(s(0), s(100), tx(17_000, true), TxStamp::default());
         assert_eq!(r.next_lost(), Some((s(100), 100)));
-        r.on_send(s(100), s(200), 17_010, true, TxStamp::default());
+        r.on_send(s(100), s(200), tx(17_010, true), TxStamp::default());
         assert_eq!(r.next_lost(), None);
         // The retransmissions are lost again when a later-sent segment is delivered
         // (RACK.rtt now 7000 µs, so 8000 µs after they were resent).
-        r.on_send(s(400), s(500), 18_000, false, TxStamp::default());
-        r.on_ack(s(0), 25_000, 100, None, |a, b| a.ge(s(400)) && b.le(s(500)));
+        r.on_send(s(400), s(500), tx(18_000, false), TxStamp::default());
+        r.on_ack(s(0), 25_000, 100, None, None, |a, b| {
+            a.ge(s(400)) && b.le(s(500))
+        });
         assert_eq!(r.detect_loss(25_010, 1000).0, 3); // 0, 1 (resent) and 3 (sent at 10030)
         assert_eq!(r.next_lost(), Some((s(0), 100)));
-        r.on_ack(s(500), 26_000, 100, None, |_, _| false);
+        r.on_ack(s(500), 26_000, 100, None, None, |_, _| false);
         assert!(r.is_empty());
     }
 
@@ -429,9 +468,9 @@ mod tests {
     #[test]
     fn wait_is_at_least_one_millisecond() {
         let mut r = Rack::new(s(0));
-        r.on_send(s(0), s(100), 0, false, TxStamp::default());
-        r.on_send(s(100), s(200), 0, false, TxStamp::default());
-        r.on_ack(s(0), 10, 0, None, |a, _| a.ge(s(100)));
+        r.on_send(s(0), s(100), tx(0, false), TxStamp::default());
+        r.on_send(s(100), s(200), tx(0, false), TxStamp::default());
+        r.on_ack(s(0), 10, 0, None, None, |a, _| a.ge(s(100)));
         assert_eq!(r.detect_loss(10, 0), (0, Some(990)));
         assert_eq!(r.detect_loss(1000, 0).0, 1);
     }
@@ -446,6 +485,9 @@ mod tests {
         assert_eq!(r.reo_wnd(8000, 20_000, false, true), 0);
         r.on_dsack(s(0), s(1000));
         assert_eq!(r.reo_wnd(8000, 20_000, false, false), 4000);
+        // A D-SACK is reordering seen (Linux): the window stays open in recovery too.
+        assert_eq!(r.reo_wnd(8000, 20_000, true, false), 4000);
+        assert_eq!(r.reo_wnd(8000, 20_000, false, true), 4000);
         r.on_dsack(s(500), s(1000)); // same round: no further widening
         assert_eq!(r.reo_wnd(8000, 20_000, false, false), 4000);
         r.on_dsack(s(1000), s(2000));
@@ -457,10 +499,12 @@ mod tests {
         assert_eq!(r.reo_wnd(8000, 20_000, false, false), 2000);
         // A segment delivered below one delivered before it (and not resent) is reordering:
         // from then on the window applies in recovery too.
-        r.on_send(s(0), s(100), 0, false, TxStamp::default());
-        r.on_send(s(100), s(200), 0, false, TxStamp::default());
-        r.on_ack(s(0), 5000, 0, None, |a, _| a.ge(s(100)));
-        r.on_ack(s(200), 5100, 0, None, |_, _| false);
+        let mut r = Rack::new(s(0));
+        assert_eq!(r.reo_wnd(8000, 20_000, true, true), 0);
+        r.on_send(s(0), s(100), tx(0, false), TxStamp::default());
+        r.on_send(s(100), s(200), tx(0, false), TxStamp::default());
+        r.on_ack(s(0), 5000, 0, None, None, |a, _| a.ge(s(100)));
+        r.on_ack(s(200), 5100, 0, None, None, |_, _| false);
         assert_eq!(r.reo_wnd(8000, 20_000, true, true), 2000);
     }
 
@@ -492,10 +536,54 @@ mod tests {
     #[test]
     fn quick_ack_of_retransmission_is_ignored() {
         let mut r = Rack::new(s(0));
-        r.on_send(s(0), s(100), 0, false, TxStamp::default());
-        r.on_send(s(100), s(200), 1, false, TxStamp::default());
-        r.on_send(s(0), s(100), 500, true, TxStamp::default());
-        r.on_ack(s(100), 510, 100, None, |_, _| false);
+        r.on_send(s(0), s(100), tx(0, false), TxStamp::default());
+        r.on_send(s(100), s(200), tx(1, false), TxStamp::default());
+        r.on_send(s(0), s(100), tx(500, true), TxStamp::default());
+        r.on_ack(s(100), 510, 100, None, None, |_, _| false);
         assert_eq!(r.detect_loss(10_000, 100).0, 0);
+    }
+
+    /// RFC 8985 §6.2 step 2 by the echo: a cumulative ACK whose TSecr is older than the
+    /// resend's TSval was for the original, even 600 us (6 x min_RTT) after the resend; it
+    /// does not move RACK.xmit_ts to the resend, so segment 1, sent before the resend and
+    /// still in flight, is not lost. An echo of the resend's TSval does move it.
+    #[test]
+    fn cumulative_ack_echoing_the_original_does_not_advance_rack_rfc8985_6_2_step2() {
+        for (tsecr, lost) in [(10, 0), (15, 1)] {
+            let mut r = Rack::new(s(0));
+            let stamp = TxStamp::default();
+            r.on_send(
+                s(0),
+                s(100),
+                Tx {
+                    now_us: 0,
+                    rtx: false,
+                    tsval: 10,
+                },
+                stamp,
+            );
+            r.on_send(
+                s(100),
+                s(200),
+                Tx {
+                    now_us: 10,
+                    rtx: false,
+                    tsval: 10,
+                },
+                stamp,
+            );
+            r.on_send(
+                s(0),
+                s(100),
+                Tx {
+                    now_us: 5000,
+                    rtx: true,
+                    tsval: 15,
+                },
+                stamp,
+            );
+            r.on_ack(s(100), 5600, 100, Some(tsecr), None, |_, _| false);
+            assert_eq!(r.detect_loss(20_000, 0).0, lost, "TSecr {tsecr}");
+        }
     }
 }

@@ -15,7 +15,7 @@ use crate::table::SlotId;
 use crate::tcp::cc::bbr::{AckInfo, CaState};
 use crate::tcp::cc::rate::{Gather, Sample};
 use crate::tcp::cc::Cc;
-use crate::tcp::rack::{Prr, Rack};
+use crate::tcp::rack::{Prr, Rack, Tx as RackTx};
 use crate::tcp::rtt::RttEstimator;
 use crate::tcp::scoreboard::Scoreboard;
 use crate::time::Instant;
@@ -2080,8 +2080,18 @@ impl Tcb {
             .rate_mut()
             .map(|r| r.on_send(now, idle))
             .unwrap_or_default();
+        let tsval = if self.has(F_TS) {
+            ms32(sh.now).wrapping_add(self.ts_offset)
+        } else {
+            0
+        };
         let r = self.rack.get_or_insert_with(|| Box::new(Rack::new(seq)));
-        r.on_send(seq, seq + len, now, rtx, stamp);
+        let tx = RackTx {
+            now_us: now,
+            rtx,
+            tsval,
+        };
+        r.on_send(seq, seq + len, tx, stamp);
         if recovering {
             r.prr.out = r.prr.out.saturating_add(len as u32);
         }
@@ -2110,6 +2120,11 @@ impl Tcb {
         };
         let recovering = self.has(F_RECOVERY);
         let smss = self.smss();
+        let tsecr = seg
+            .options
+            .timestamp
+            .filter(|_| self.has(F_TS))
+            .map(|(_, ecr)| ecr);
         let r = self.rack.as_mut()?;
         if let Some((_, end)) = Scoreboard::dsack(una_before, blocks) {
             sh.counters.mib.dsack_recv += 1;
@@ -2130,7 +2145,7 @@ impl Tcb {
         let sb = self.sb.as_deref();
         let mut gather = Gather::default();
         let rate = self.cc.rate_mut().map(|rate| (rate, &mut gather));
-        r.on_ack(self.snd_una, now, min_rtt, rate, |a, b| {
+        r.on_ack(self.snd_una, now, min_rtt, tsecr, rate, |a, b| {
             sb.is_some_and(|sb| sb.covers(a, b))
         });
         if let Some(us) = r.last_min_rtt_us {

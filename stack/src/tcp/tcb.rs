@@ -1715,7 +1715,7 @@ impl Tcb {
                     }
                 }
                 self.clear(F_RTX_FORCE);
-                if !self.retransmit_one(sh, tx, self.rtx_nxt, max_len) {
+                if self.retransmit_one(sh, tx, self.rtx_nxt, max_len).is_none() {
                     break;
                 }
             }
@@ -1832,7 +1832,7 @@ impl Tcb {
         tx: &mut T,
         seq: SeqNum,
         smss: usize,
-    ) -> bool {
+    ) -> Option<usize> {
         debug_assert!(
             seq.ge(self.snd_una),
             "retransmission of {seq:?} below SND.UNA {:?}",
@@ -1855,12 +1855,10 @@ impl Tcb {
         let fin = self.has(F_FIN_SENT) && seq + len == data_end;
         if len == 0 && !fin {
             self.rtx_nxt = self.rtx_end;
-            return false;
+            return None;
         }
         self.clear(F_RTT_TIMING);
-        let Some(sent) = self.send_data(sh, tx, seq, len, fin, true, true) else {
-            return false;
-        };
+        let sent = self.send_data(sh, tx, seq, len, fin, true, true)?;
         let adv = sent as u32 + (fin && sent == len) as u32;
         if seq == self.rtx_nxt {
             self.rtx_nxt = seq + adv;
@@ -1868,7 +1866,7 @@ impl Tcb {
         if (seq + adv).gt(self.high_rxt) {
             self.high_rxt = seq + adv;
         }
-        true
+        Some(sent)
     }
 
     /// RFC 6675 §5 steps (C): while cwnd - pipe >= SMSS, send NextSeg().
@@ -1890,8 +1888,14 @@ impl Tcb {
                 .as_ref()
                 .and_then(|r| r.next_lost())
                 .filter(|&(seq, _)| seq.ge(self.snd_una));
+            if let Some((seq, len)) = rack_lost {
+                if !self.retransmit_record(sh, tx, seq, len, smss) {
+                    break;
+                }
+                continue;
+            }
             let next = match (rack_lost, self.sb.as_ref()) {
-                (Some((seq, len)), _) => Some((seq, len.min(smss as u32))),
+                (Some(_), _) => None,
                 (None, Some(sb)) => {
                     sb.next_lost(self.snd_una, self.snd_nxt, self.high_rxt, smss as u32)
                 }
@@ -1903,7 +1907,7 @@ impl Tcb {
                 None => None,
             };
             if let Some((seq, len)) = next {
-                if !self.retransmit_one(sh, tx, seq, len as usize) {
+                if self.retransmit_one(sh, tx, seq, len as usize).is_none() {
                     break;
                 }
                 continue;
@@ -1918,6 +1922,39 @@ impl Tcb {
             // once a retransmission sent after it is delivered (RFC 8985 §6.2).
             break;
         }
+    }
+
+    /// Resends every un-SACKed byte of the transmission record `[seq, seq + len)` that RACK
+    /// found lost, in as many segments as it takes. A record can be longer than one segment
+    /// now holds (it went out before SACK blocks took 20-28 bytes of option space), and RACK
+    /// marks the whole record resent: a remainder left unsent would stay a hole until the RTO.
+    fn retransmit_record<T: Transmit>(
+        &mut self,
+        sh: &mut Shared,
+        tx: &mut T,
+        seq: SeqNum,
+        len: u32,
+        smss: usize,
+    ) -> bool {
+        let end = seq + len;
+        let mut at = seq;
+        let mut any = false;
+        while at.lt(end) {
+            let (from, run) = match self.sb.as_ref() {
+                Some(sb) => sb.unsacked_from(at),
+                None => (at, u32::MAX),
+            };
+            if !from.lt(end) {
+                break;
+            }
+            let n = run.min(end - from) as usize;
+            let Some(sent) = self.retransmit_one(sh, tx, from, n.min(smss)) else {
+                return any;
+            };
+            any = true;
+            at = from + sent.max(1) as u32;
+        }
+        any
     }
 
     /// RFC 6675 §4 NextSeg rule 2 applies: unsent data (or our FIN) that the peer's window

@@ -52,6 +52,15 @@ fn sack(h: &mut Harness, ack: u32, blocks: &[(u32, u32)]) {
     h.send(o);
 }
 
+/// The peer acknowledges everything up to `ack`; two quiet seconds follow (no resend, no
+/// probe, no RTO).
+fn ack_all_then_quiet(h: &mut Harness, ack: u32) {
+    h.c.ack = ack;
+    h.send_ack();
+    h.advance(secs(2));
+    h.expect_none();
+}
+
 /// RFC 8985 §7: the tail of a flight is lost and no ACK comes for it. Instead of waiting for
 /// the RTO, a probe goes out at PTO = 2 * SRTT; with nothing new to send it resends the last
 /// segment. The peer's SACK of the probe shows the segment before it missing, RACK marks that
@@ -661,10 +670,7 @@ fn rfc8985_6_2_late_ack_of_the_original_does_not_mark_the_flight_lost() {
     let spurious = h.take();
     assert!(spurious.is_empty(), "resent in flight: {}", show(&spurious));
     assert_eq!(h.counters().mib.retrans_segs, 1);
-    h.c.ack = seg(10);
-    h.send_ack();
-    h.advance(secs(2));
-    h.expect_none();
+    ack_all_then_quiet(&mut h, seg(10));
     assert_eq!(h.counters().mib.retrans_segs, 1);
     assert_eq!(h.counters().mib.timeouts, 0);
 }
@@ -697,10 +703,7 @@ fn rfc8985_6_2_lost_tail_found_on_the_partial_ack() {
     assert_eq!(r4.len(), 1, "{}", show(&r4));
     assert_eq!((r4[0].seq(), r4[0].len()), (seg(4), SMSS as usize));
     assert_eq!(r4[0].payload, d[4].payload);
-    h.c.ack = seg(5);
-    h.send_ack();
-    h.advance(secs(2));
-    h.expect_none();
+    ack_all_then_quiet(&mut h, seg(5));
     assert_eq!(h.counters().mib.retrans_segs, 2);
     assert_eq!(h.counters().mib.timeouts, 0);
 }
@@ -764,10 +767,7 @@ fn rfc8985_6_2_only_the_unsacked_part_of_a_lost_record_is_resent() {
         show(&r2)
     );
     assert_eq!(r2[2].payload, r[3].payload);
-    h.c.ack = n_end;
-    h.send_ack();
-    h.advance(secs(2));
-    h.expect_none();
+    ack_all_then_quiet(&mut h, n_end);
     assert_eq!(h.counters().mib.timeouts, 0);
     assert_eq!(h.counters().mib.retrans_segs, 7);
 }

@@ -239,8 +239,9 @@ impl Rack {
     /// An ACK: drops what `snd_una` covers, marks the records `is_sacked` covers delivered, and
     /// advances RACK.xmit_ts over the segments newly delivered. A retransmitted segment counts
     /// only when acknowledged at least `min_rtt_us` after it was resent, since an earlier ACK
-    /// may be for the original (RFC 8985 §6.2 step 2). With `rate`, every newly delivered
-    /// segment also feeds the delivery rate sample being gathered.
+    /// may be for the original (RFC 8985 §6.2 step 2), and a cumulatively ACKed one only when
+    /// the ACK's `tsecr` is not older than the resend's TSval. With `rate`, every newly
+    /// delivered segment also feeds the delivery rate sample being gathered.
     pub fn on_ack(
         &mut self,
         snd_una: SeqNum,
@@ -306,10 +307,11 @@ impl Rack {
         }
         // An ACK sooner than min_rtt after a retransmission is presumed for the original.
         // RFC 8985 §6.2 step 2 also skips a resend whose TSval is newer than the ACK's TSecr;
-        // that is not applied (Linux's tcp_rack_advance does not either): an RFC 7323 §4.3
-        // receiver takes TS.Recent only from in-order segments, so the SACK of any resend
-        // beyond a hole (a tail probe, say) echoes an older TSval, and RACK would never see it
-        // delivered. rfc_recovery's rfc8985_7 tail-loss trace turns into an RTO with it.
+        // that test is applied only to cumulatively ACKed resends (in `on_ack`), not here to
+        // SACKed ones: an RFC 7323 §4.3 receiver takes TS.Recent only from in-order segments,
+        // so the SACK of any resend beyond a hole (a tail probe, say) echoes an older TSval,
+        // and RACK would never see it delivered. rfc_recovery's rfc8985_7 tail-loss trace
+        // turns into an RTO with it.
         if s.flags & RTX != 0 && rtt < min_rtt_us {
             return;
         }

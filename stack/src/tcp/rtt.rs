@@ -50,8 +50,8 @@ impl RttEstimator {
         }
     }
 
-    /// A sample timed to the microsecond (a timed segment, RACK's delivery of a segment sent
-    /// once): it feeds SRTT and min_RTT.
+    /// A sample timed to the microsecond (the handshake, a timed segment): it feeds SRTT and
+    /// min_RTT. RACK's per-segment delivery times feed min_RTT alone, via `note_min_rtt_us`.
     pub fn sample(&mut self, rtt: Duration) {
         let us = dur_to_us(rtt).min(MAX_SAMPLE_US);
         self.note_min_rtt_us(us.min(u32::MAX as u64) as u32);

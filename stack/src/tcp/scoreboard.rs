@@ -202,16 +202,6 @@ impl Scoreboard {
         high_rxt: SeqNum,
         smss: u32,
     ) -> Option<(SeqNum, u32)> {
-        self.first_hole(snd_una, snd_nxt, high_rxt, smss)
-    }
-
-    fn first_hole(
-        &self,
-        snd_una: SeqNum,
-        snd_nxt: SeqNum,
-        high_rxt: SeqNum,
-        smss: u32,
-    ) -> Option<(SeqNum, u32)> {
         if snd_nxt.le(snd_una) || smss == 0 {
             return None;
         }

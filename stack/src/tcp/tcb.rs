@@ -920,9 +920,7 @@ impl Tcb {
         } else if self.has(F_TS) {
             if let Some((_, tsecr)) = seg.options.timestamp {
                 if tsecr != 0 {
-                    let ms = ms32(sh.now)
-                        .wrapping_add(self.ts_offset)
-                        .wrapping_sub(tsecr);
+                    let ms = self.ts_val(sh).wrapping_sub(tsecr);
                     if ms < (1 << 30) {
                         sample = Some(Duration::from_millis(ms as u64));
                     }
@@ -1400,7 +1398,7 @@ impl Tcb {
     fn options(&self, sh: &Shared) -> TcpOptions {
         let mut options = TcpOptions::default();
         if self.has(F_TS) {
-            options.timestamp = Some((ms32(sh.now).wrapping_add(self.ts_offset), self.ts_recent));
+            options.timestamp = Some((self.ts_val(sh), self.ts_recent));
         }
         let dsack = self.has(F_DSACK);
         if self.has(F_SACK) && (dsack || self.rcvbuf.has_out_of_order()) {
@@ -1597,7 +1595,7 @@ impl Tcb {
             mss: Some(sh.our_mss),
             ..TcpOptions::default()
         };
-        let now_ts = ms32(sh.now).wrapping_add(self.ts_offset);
+        let now_ts = self.ts_val(sh);
         if active {
             // Offer everything configured; `negotiate` keeps what the SYN-ACK confirms.
             if sh.cfg.window_scaling {
@@ -1733,12 +1731,7 @@ impl Tcb {
             _ => None,
         };
         loop {
-            let data_end = self.data_end();
-            let unsent = if self.snd_nxt.lt(data_end) {
-                (data_end - self.snd_nxt) as usize
-            } else {
-                0
-            };
+            let unsent = self.unsent() as usize;
             let fin_due = self.has(F_FIN_QUEUED) && !self.has(F_FIN_SENT);
             if unsent == 0 && !fin_due {
                 break;
@@ -1894,18 +1887,11 @@ impl Tcb {
                 }
                 continue;
             }
-            let next = match (rack_lost, self.sb.as_ref()) {
-                (Some(_), _) => None,
-                (None, Some(sb)) => {
-                    sb.next_lost(self.snd_una, self.snd_nxt, self.high_rxt, smss as u32)
-                }
-                (None, None) => None,
-            };
-            let next = match next {
-                Some(n) => Some(n),
-                None if force => Some((self.snd_una, smss as u32)),
-                None => None,
-            };
+            let next = self
+                .sb
+                .as_ref()
+                .and_then(|sb| sb.next_lost(self.snd_una, self.snd_nxt, self.high_rxt, smss as u32))
+                .or_else(|| force.then_some((self.snd_una, smss as u32)));
             if let Some((seq, len)) = next {
                 if self.retransmit_one(sh, tx, seq, len as usize).is_none() {
                     break;
@@ -1955,6 +1941,21 @@ impl Tcb {
             at = from + sent.max(1) as u32;
         }
         any
+    }
+
+    /// Our TSval now (RFC 7323 §4: the millisecond clock plus this connection's offset).
+    fn ts_val(&self, sh: &Shared) -> u32 {
+        ms32(sh.now).wrapping_add(self.ts_offset)
+    }
+
+    /// Bytes the application queued that have not been sent yet.
+    fn unsent(&self) -> u32 {
+        let data_end = self.data_end();
+        if self.snd_nxt.lt(data_end) {
+            data_end - self.snd_nxt
+        } else {
+            0
+        }
     }
 
     /// RFC 6675 §4 NextSeg rule 2 applies: unsent data (or our FIN) that the peer's window
@@ -2103,8 +2104,8 @@ impl Tcb {
     }
 
     /// Every (re)transmission of data on a SACK connection is recorded for RACK, and counted
-    /// for PRR (prr_out) and for undo.
-    /// A rate-based controller stamps every transmission, SACK or not.
+    /// for PRR (prr_out) and for undo; with a rate-based controller every transmission is,
+    /// SACK or not, stamped for its delivery rate.
     fn rack_on_send(&mut self, sh: &Shared, seq: SeqNum, len: usize, rtx: bool) {
         if (!self.has(F_SACK) && !self.cc.drives_recovery()) || len == 0 {
             return;
@@ -2117,11 +2118,7 @@ impl Tcb {
             .rate_mut()
             .map(|r| r.on_send(now, idle))
             .unwrap_or_default();
-        let tsval = if self.has(F_TS) {
-            ms32(sh.now).wrapping_add(self.ts_offset)
-        } else {
-            0
-        };
+        let tsval = if self.has(F_TS) { self.ts_val(sh) } else { 0 };
         let r = self.rack.get_or_insert_with(|| Box::new(Rack::new(seq)));
         let tx = RackTx {
             now_us: now,
@@ -2234,11 +2231,7 @@ impl Tcb {
         if !self.cc.drives_recovery() || self.has(F_LOSS | F_RTX_FORCE) {
             return;
         }
-        let unsent = if self.snd_nxt.lt(self.data_end()) {
-            self.data_end() - self.snd_nxt
-        } else {
-            0
-        };
+        let unsent = self.unsent();
         let flight = self.in_flight();
         if unsent < self.smss() && flight < self.cc.cwnd() {
             if let Some(r) = self.cc.rate_mut() {

@@ -494,6 +494,14 @@ mod tests {
     const BW: u64 = 100_000_000;
     const BDP: u32 = 100_000;
 
+    /// A connection 3000 ACKs into the path below: STARTUP and DRAIN are over.
+    fn past_startup() -> (Bbr, Path) {
+        let mut b = Bbr::new(MSS, 10);
+        let mut p = Path { now_us: 10_000 };
+        p.run(&mut b, 3000, BW);
+        (b, p)
+    }
+
     #[test]
     fn startup_finds_the_bandwidth_then_holds_twice_the_bdp() {
         let mut b = Bbr::new(MSS, 10);
@@ -532,9 +540,7 @@ mod tests {
 
     #[test]
     fn a_random_loss_does_not_cut_the_window_and_recovery_ends_where_it_began() {
-        let mut b = Bbr::new(MSS, 10);
-        let mut p = Path { now_us: 10_000 };
-        p.run(&mut b, 3000, BW);
+        let (mut b, mut p) = past_startup();
         let before = b.cwnd();
         b.on_congestion_event();
         // The episode's first ACK: packet conservation, cwnd = in flight + delivered, less
@@ -552,9 +558,7 @@ mod tests {
 
     #[test]
     fn an_rto_restarts_from_the_floor_and_restores_the_window_when_the_loss_is_repaired() {
-        let mut b = Bbr::new(MSS, 10);
-        let mut p = Path { now_us: 10_000 };
-        p.run(&mut b, 3000, BW);
+        let (mut b, mut p) = past_startup();
         let before = b.cwnd();
         b.on_rto();
         assert_eq!(b.cwnd(), MSS);
@@ -566,9 +570,7 @@ mod tests {
 
     #[test]
     fn probe_rtt_after_ten_seconds_without_a_lower_rtt() {
-        let mut b = Bbr::new(MSS, 10);
-        let mut p = Path { now_us: 10_000 };
-        p.run(&mut b, 3000, BW);
+        let (mut b, mut p) = past_startup();
         let before = b.cwnd();
         // 10 s of ACKs, each RTT sample equal to (not below) the minimum.
         p.run(&mut b, 1_000_000, BW);

@@ -1,7 +1,7 @@
 //! Congestion control: NewReno (RFC 5681), CUBIC (RFC 9438) and BBR (v1, window part; see
-//! `bbr`), selected per connection (enum dispatch; NewReno and CUBIC inline, BBR's larger state
-//! boxed so that connections not using it do not pay for it). Loss *detection* and recovery bookkeeping live
-//! in the connection; this module only decides the window.
+//! `bbr`), selected per connection (enum dispatch; NewReno and CUBIC inline, BBR's larger
+//! state boxed so that connections not using it do not pay for it). Loss *detection* and
+//! recovery bookkeeping live in the connection; this module only decides the window.
 //!
 //! All windows are in bytes. The caller drives recovery: on entering fast recovery it calls
 //! `on_congestion_event` (which sets cwnd = ssthresh) and then applies RFC 5681/6582 window
